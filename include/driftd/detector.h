@@ -1,0 +1,167 @@
+/* driftd detector plugin interface: the only header a detector includes.
+ *
+ * A detector is one `const struct driftd_detector_ops` with designated initialisers. The host
+ * (lib/monitor.c) parses the detector's parameters from its `params[]` table into a config block
+ * of `config_size` bytes, allocates `state_size` zeroed bytes of state, and drives the callbacks.
+ * Every callback takes a context first and returns 0 or a negative errno. Detectors never log:
+ * the host logs with the monitor's name.
+ *
+ * Life of an instance (one per monitor and partition):
+ *   init -> [reference_add ... reference_done]      (two-sample and categorical kinds only)
+ *        -> { update -> [evaluate] }*                (streaming: evaluate after every update;
+ *                                                     window kinds: when the window closes,
+ *                                                     followed by window_reset)
+ *        -> done
+ * update and reference_add must not allocate (checked by the contract suite); init may
+ * allocate the buffers its shape asks for; evaluate may allocate scratch and must free it.
+ */
+#ifndef DRIFTD_DETECTOR_H
+#define DRIFTD_DETECTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <driftd/event.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped when a field is added to driftd_detector_ops. The host reads fields by struct_size,
+ * so an older detector keeps working. */
+#define DRIFTD_DETECTOR_ABI 1
+
+enum driftd_detector_kind {
+	DRIFTD_KIND_STREAMING = 0,  /* one verdict per observation (Page-Hinkley, ADWIN, ...) */
+	DRIFTD_KIND_TWO_SAMPLE = 1, /* reference sample vs. window sample (KS, PSI, ...) */
+	DRIFTD_KIND_MULTIVARIATE = 2,
+	DRIFTD_KIND_CATEGORICAL = 3,
+	DRIFTD_KIND_SECURITY = 4,
+};
+
+/* Whether the host must feed a reference before windows are evaluated. */
+static inline bool driftd_kind_uses_reference(enum driftd_detector_kind k)
+{
+	return k == DRIFTD_KIND_TWO_SAMPLE || k == DRIFTD_KIND_MULTIVARIATE ||
+	       k == DRIFTD_KIND_CATEGORICAL;
+}
+
+enum driftd_param_type {
+	DRIFTD_PARAM_DOUBLE = 0, /* stored as double */
+	DRIFTD_PARAM_INT = 1,    /* stored as int64_t */
+	DRIFTD_PARAM_BOOL = 2,   /* stored as bool */
+	DRIFTD_PARAM_ENUM = 3,   /* stored as int: index into choices[] */
+};
+
+/* One row of a detector's parameter table. The same table drives config parsing and
+ * validation, `driftd detectors` and docs/detectors.md. Bounds are inclusive unless the
+ * matching *_open flag is set. */
+struct driftd_param {
+	const char *name;
+	enum driftd_param_type type;
+	size_t offset; /* offsetof(config struct, member) */
+	double def;    /* default; for ENUM the index of the default choice */
+	double min;
+	double max;
+	bool min_open;
+	bool max_open;
+	const char *const *choices; /* ENUM only: NULL-terminated */
+	const char *description;
+};
+
+/* The outcome of one evaluation. p_value is NAN for tests without one. */
+struct driftd_verdict {
+	double score;     /* the statistic compared with the threshold */
+	double threshold; /* the configured limit for score (or alpha for p-value tests) */
+	double p_value;
+	bool drift;
+	bool warning; /* only meaningful with DRIFTD_CAP_WARNING */
+};
+
+/* What the host tells a detector about its monitor when it is created. */
+struct driftd_shape {
+	size_t reference_size; /* events in the reference (0 for streaming kinds) */
+	size_t window_size;    /* events per window (0 for streaming kinds) */
+	uint64_t seed;         /* deterministic per monitor, for detectors that sample */
+};
+
+/* Passed first to every callback. */
+struct driftd_ctx {
+	const void *config; /* the parsed parameter block (config_size bytes) */
+	void *state;        /* state_size zeroed bytes owned by the host */
+	struct driftd_shape shape;
+};
+
+/* Growable byte buffer for snapshots; helpers live in libdriftd and never fail silently:
+ * a failed append sets `err` and later appends do nothing, so a snapshot callback can append
+ * freely and check once. Values are written little-endian. */
+struct driftd_buf {
+	uint8_t *data;
+	size_t len;
+	size_t cap;
+	int err;
+};
+void driftd_buf_put(struct driftd_buf *b, const void *p, size_t n);
+void driftd_buf_put_u64(struct driftd_buf *b, uint64_t v);
+void driftd_buf_put_f64(struct driftd_buf *b, double v);
+void driftd_buf_free(struct driftd_buf *b);
+
+/* Bounds-checked reader over untrusted snapshot bytes. Every read returns 0 or -EBADMSG. */
+struct driftd_reader {
+	const uint8_t *p;
+	size_t left;
+};
+int driftd_rd(struct driftd_reader *r, void *out, size_t n);
+int driftd_rd_u64(struct driftd_reader *r, uint64_t *out);
+int driftd_rd_f64(struct driftd_reader *r, double *out);
+/* A finite double (snapshots never legitimately hold NaN/Inf unless the detector says so). */
+int driftd_rd_f64_finite(struct driftd_reader *r, double *out);
+
+#define DRIFTD_CAP_MERGE   (1u << 0) /* merge() is implemented and exact */
+#define DRIFTD_CAP_WARNING (1u << 1) /* verdicts carry a warning level */
+#define DRIFTD_CAP_P_VALUE (1u << 2) /* verdicts carry a p-value */
+
+struct driftd_detector_ops {
+	uint32_t abi_version; /* DRIFTD_DETECTOR_ABI */
+	uint32_t struct_size; /* sizeof(struct driftd_detector_ops) */
+	const char *name;
+	const char *summary;
+	enum driftd_detector_kind kind;
+	uint32_t caps;
+	uint32_t accepts; /* mask of (1u << enum driftd_value_type) this detector takes */
+	const struct driftd_param *params;
+	size_t n_params;
+	size_t config_size;
+	size_t state_size;
+	uint32_t snapshot_version;
+
+	/* Optional: cross-parameter checks after the table has been applied. Returns -EINVAL and
+	 * a static message in *why. */
+	int (*check_config)(const void *config, const char **why);
+	int (*init)(struct driftd_ctx *ctx);
+	int (*reference_add)(struct driftd_ctx *ctx, const struct driftd_value *v);
+	int (*reference_done)(struct driftd_ctx *ctx);
+	/* -EDOM for NaN/Inf or a value the detector cannot take; the state is then unchanged. */
+	int (*update)(struct driftd_ctx *ctx, const struct driftd_value *v);
+	int (*evaluate)(struct driftd_ctx *ctx, struct driftd_verdict *out);
+	void (*window_reset)(struct driftd_ctx *ctx);
+	int (*snapshot)(const struct driftd_ctx *ctx, struct driftd_buf *out);
+	/* Input is untrusted: validate everything; on error the state is left as after init. */
+	int (*restore)(struct driftd_ctx *ctx, uint32_t version, const void *data, size_t len);
+	/* Optional (DRIFTD_CAP_MERGE): dst += src. Associative, commutative, fresh state is the
+	 * identity. */
+	int (*merge)(struct driftd_ctx *dst, const struct driftd_ctx *src);
+	/* Idempotent and safe on a state whose init failed half-way. */
+	void (*done)(struct driftd_ctx *ctx);
+};
+
+/* The CMake-generated registry (lib/registry.c). */
+extern const struct driftd_detector_ops *const driftd_detectors[];
+extern const size_t driftd_n_detectors;
+const struct driftd_detector_ops *driftd_detector_find(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
