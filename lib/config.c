@@ -1,0 +1,834 @@
+/* Configuration schema and validation. Every section is checked completely (all problems are
+ * reported, not just the first), unknown keys are errors with a "did you mean" hint, and
+ * detector parameters are validated by the detector's own parameter table. */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "host.h"
+#include "yamltree.h"
+
+struct vctx {
+	const struct dd_yaml_doc *doc;
+	FILE *diag;
+	int errors;
+};
+
+__attribute__((format(printf, 3, 4))) static void verr(struct vctx *v, struct dd_pos pos,
+                                                       const char *fmt, ...)
+{
+	v->errors++;
+	if (!v->diag)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(v->diag, "%s:%d:%d: ", dd_yaml_name(v->doc), pos.line, pos.col);
+	vfprintf(v->diag, fmt, ap);
+	fputc('\n', v->diag);
+	va_end(ap);
+}
+
+__attribute__((format(printf, 3, 4))) static void vwarn(struct vctx *v, struct dd_pos pos,
+                                                        const char *fmt, ...)
+{
+	if (!v->diag)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(v->diag, "%s:%d:%d: warning: ", dd_yaml_name(v->doc), pos.line, pos.col);
+	vfprintf(v->diag, fmt, ap);
+	fputc('\n', v->diag);
+	va_end(ap);
+}
+
+static const char *type_name(const json_t *j)
+{
+	switch (json_typeof(j)) {
+	case JSON_OBJECT:
+		return "a mapping";
+	case JSON_ARRAY:
+		return "a list";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+	case JSON_REAL:
+		return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "a boolean";
+	case JSON_NULL:
+		return "null";
+	}
+	return "?";
+}
+
+/* Levenshtein distance, for "did you mean" on unknown keys. Keys are short. */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > 63 || lb > 63)
+		return 99;
+	size_t row[64];
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t prev = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t cur = row[j];
+			size_t sub = prev + (a[i - 1] != b[j - 1]);
+			size_t del = row[j] + 1, ins = row[j - 1] + 1;
+			row[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+			prev = cur;
+		}
+	}
+	return row[lb];
+}
+
+static void unknown_key(struct vctx *v, const json_t *obj, const char *key, const char *where,
+                        const char *const *allowed)
+{
+	const char *best = NULL;
+	size_t best_d = 3;
+	char list[512] = "";
+	size_t off = 0;
+	for (size_t i = 0; allowed[i]; i++) {
+		size_t d = edit_distance(key, allowed[i]);
+		if (d < best_d) {
+			best_d = d;
+			best = allowed[i];
+		}
+		int n = snprintf(list + off, sizeof(list) - off, "%s%s", i ? ", " : "", allowed[i]);
+		if (n > 0 && (size_t)n < sizeof(list) - off)
+			off += (size_t)n;
+	}
+	struct dd_pos pos = dd_yaml_pos_key(v->doc, obj, key);
+	if (best)
+		verr(v, pos, "unknown key '%s' in %s; did you mean '%s'?", key, where, best);
+	else
+		verr(v, pos, "unknown key '%s' in %s (expected one of: %s)", key, where, list);
+}
+
+static void check_keys(struct vctx *v, const json_t *obj, const char *where,
+                       const char *const *allowed)
+{
+	const char *key;
+	json_t *val;
+	json_object_foreach ((json_t *)obj, key, val) {
+		bool ok = false;
+		for (size_t i = 0; allowed[i] && !ok; i++)
+			ok = strcmp(allowed[i], key) == 0;
+		if (!ok)
+			unknown_key(v, obj, key, where, allowed);
+	}
+}
+
+/* Typed getters: absent keys leave *out untouched and return false; a wrong type is an
+ * error at the value. */
+static const json_t *get_typed(struct vctx *v, const json_t *obj, const char *key, json_type want,
+                               const char *want_name, bool required, const char *where)
+{
+	const json_t *j = json_object_get(obj, key);
+	if (!j) {
+		if (required)
+			verr(v, dd_yaml_pos_node(v->doc, obj), "%s: missing required key '%s'",
+			     where, key);
+		return NULL;
+	}
+	bool ok = json_typeof(j) == want || (want == JSON_REAL && json_is_integer(j)) ||
+	          (want == JSON_TRUE && json_is_boolean(j));
+	if (!ok) {
+		verr(v, dd_yaml_pos_value(v->doc, obj, key), "'%s' must be %s, not %s", key,
+		     want_name, type_name(j));
+		return NULL;
+	}
+	return j;
+}
+
+static bool get_string(struct vctx *v, const json_t *obj, const char *key, bool required,
+                       const char *where, char **out)
+{
+	const json_t *j = get_typed(v, obj, key, JSON_STRING, "a string", required, where);
+	if (!j)
+		return false;
+	if (json_string_length(j) == 0) {
+		verr(v, dd_yaml_pos_value(v->doc, obj, key), "'%s' must not be empty", key);
+		return false;
+	}
+	if (strlen(json_string_value(j)) != json_string_length(j)) {
+		verr(v, dd_yaml_pos_value(v->doc, obj, key), "'%s' contains a NUL byte", key);
+		return false;
+	}
+	free(*out);
+	*out = strdup(json_string_value(j));
+	return *out != NULL;
+}
+
+static bool get_uint(struct vctx *v, const json_t *obj, const char *key, bool required,
+                     const char *where, uint64_t min, uint64_t max, uint64_t *out)
+{
+	const json_t *j = get_typed(v, obj, key, JSON_INTEGER, "an integer", required, where);
+	if (!j)
+		return false;
+	json_int_t i = json_integer_value(j);
+	if (i < 0 || (uint64_t)i < min || (uint64_t)i > max) {
+		verr(v, dd_yaml_pos_value(v->doc, obj, key),
+		     "'%s' must be between %llu and %llu, not %lld", key, (unsigned long long)min,
+		     (unsigned long long)max, (long long)i);
+		return false;
+	}
+	*out = (uint64_t)i;
+	return true;
+}
+
+static bool get_bool(struct vctx *v, const json_t *obj, const char *key, const char *where,
+                     bool *out)
+{
+	const json_t *j = get_typed(v, obj, key, JSON_TRUE, "true or false", false, where);
+	if (!j)
+		return false;
+	*out = json_is_true(j);
+	return true;
+}
+
+int dd_parse_duration_ms(const char *s, int64_t *ret_ms)
+{
+	char *end;
+	errno = 0;
+	double n = strtod(s, &end);
+	if (end == s || errno || !isfinite(n) || n < 0)
+		return -EINVAL;
+	double mult;
+	if (*end == '\0' || strcmp(end, "s") == 0)
+		mult = 1000;
+	else if (strcmp(end, "ms") == 0)
+		mult = 1;
+	else if (strcmp(end, "m") == 0)
+		mult = 60e3;
+	else if (strcmp(end, "h") == 0)
+		mult = 3600e3;
+	else if (strcmp(end, "d") == 0)
+		mult = 86400e3;
+	else
+		return -EINVAL;
+	double ms = n * mult;
+	if (ms > 9.2e15)
+		return -ERANGE;
+	*ret_ms = (int64_t)llround(ms);
+	return 0;
+}
+
+static bool get_duration(struct vctx *v, const json_t *obj, const char *key, int64_t *out)
+{
+	const json_t *j = json_object_get(obj, key);
+	if (!j)
+		return false;
+	int rc;
+	if (json_is_number(j)) {
+		double s = json_number_value(j);
+		rc = s >= 0 && s < 9.2e12 ? 0 : -ERANGE;
+		if (rc == 0)
+			*out = (int64_t)llround(s * 1000);
+	} else if (json_is_string(j)) {
+		rc = dd_parse_duration_ms(json_string_value(j), out);
+	} else {
+		rc = -EINVAL;
+	}
+	if (rc < 0)
+		verr(v, dd_yaml_pos_value(v->doc, obj, key),
+		     "'%s' must be a duration such as 30s, 5m, 1h or 250ms", key);
+	return rc == 0;
+}
+
+static const json_t *get_object(struct vctx *v, const json_t *obj, const char *key, bool required,
+                                const char *where)
+{
+	return get_typed(v, obj, key, JSON_OBJECT, "a mapping", required, where);
+}
+
+/* RFC 6901: "" or "/" followed by segments where '~' is only ever "~0" or "~1". */
+static bool valid_pointer(const char *p)
+{
+	if (*p != '/')
+		return false;
+	for (; *p; p++)
+		if (*p == '~' && p[1] != '0' && p[1] != '1')
+			return false;
+	return true;
+}
+
+static const char *const severity_names[] = {
+    "emergency", "alert", "critical", "error", "warning", "notice", "informational", "debug", NULL};
+
+const char *dd_severity_name(enum dd_severity s)
+{
+	static const char *const falco[] = {"Emergency", "Alert",  "Critical",      "Error",
+	                                    "Warning",   "Notice", "Informational", "Debug"};
+	return (unsigned)s < 8 ? falco[s] : "Warning";
+}
+
+static bool parse_severity(const char *s, enum dd_severity *out)
+{
+	for (int i = 0; severity_names[i]; i++)
+		if (strcasecmp(s, severity_names[i]) == 0) {
+			*out = (enum dd_severity)i;
+			return true;
+		}
+	if (strcasecmp(s, "info") == 0) {
+		*out = DD_SEV_INFORMATIONAL;
+		return true;
+	}
+	return false;
+}
+
+static void parse_params(struct vctx *v, const json_t *mon, struct dd_monitor_conf *m)
+{
+	const struct driftd_detector_ops *ops = m->detector;
+	m->params = calloc(1, ops->config_size ? ops->config_size : 1);
+	if (!m->params) {
+		v->errors++;
+		return;
+	}
+	dd_params_defaults(ops, m->params);
+	const json_t *params = get_object(v, mon, "params", false, "monitor");
+	if (!params)
+		return;
+	const char *key;
+	json_t *val;
+	json_object_foreach ((json_t *)params, key, val) {
+		struct dd_pos pos = dd_yaml_pos_value(v->doc, params, key);
+		const struct driftd_param *p = dd_param_find(ops, key);
+		if (!p) {
+			const char *names[64];
+			size_t n = 0;
+			for (; n < ops->n_params && n < 63; n++)
+				names[n] = ops->params[n].name;
+			names[n] = NULL;
+			char where[96];
+			snprintf(where, sizeof(where), "params of detector '%s'", ops->name);
+			unknown_key(v, params, key, where, names);
+			continue;
+		}
+		int rc;
+		if (p->type == DRIFTD_PARAM_ENUM) {
+			if (!json_is_string(val)) {
+				verr(v, pos,
+				     "'%s' must be one of the names listed by `driftd detectors`",
+				     key);
+				continue;
+			}
+			rc = dd_param_set_choice(ops, m->params, key, json_string_value(val));
+			if (rc < 0) {
+				char list[256] = "";
+				size_t off = 0;
+				for (int i = 0; p->choices[i]; i++) {
+					int k = snprintf(list + off, sizeof(list) - off, "%s%s",
+					                 i ? ", " : "", p->choices[i]);
+					if (k > 0 && (size_t)k < sizeof(list) - off)
+						off += (size_t)k;
+				}
+				verr(v, pos, "'%s' must be one of: %s", key, list);
+			}
+			continue;
+		}
+		double num;
+		if (p->type == DRIFTD_PARAM_BOOL) {
+			if (!json_is_boolean(val)) {
+				verr(v, pos, "'%s' must be true or false, not %s", key,
+				     type_name(val));
+				continue;
+			}
+			num = json_is_true(val);
+		} else if (json_is_number(val)) {
+			num = json_number_value(val);
+		} else {
+			verr(v, pos, "'%s' must be a number, not %s", key, type_name(val));
+			continue;
+		}
+		rc = dd_param_set_number(ops, m->params, key, num);
+		if (rc == -ERANGE)
+			verr(v, pos, "'%s' = %g is out of range: must be in %s%g, %g%s", key, num,
+			     p->min_open ? "(" : "[", p->min, p->max, p->max_open ? ")" : "]");
+		else if (rc < 0)
+			verr(v, pos, "'%s' must be %s", key,
+			     p->type == DRIFTD_PARAM_INT ? "an integer" : "a finite number");
+	}
+	if (ops->check_config) {
+		const char *why = "invalid parameters";
+		if (ops->check_config(m->params, &why) < 0)
+			verr(v, dd_yaml_pos_node(v->doc, params), "params of '%s': %s", ops->name,
+			     why);
+	}
+}
+
+static void parse_size_block(struct vctx *v, const json_t *mon, const char *key, size_t *out,
+                             bool wanted, const struct driftd_detector_ops *ops)
+{
+	const json_t *blk = json_object_get(mon, key);
+	if (!wanted) {
+		if (blk)
+			verr(v, dd_yaml_pos_key(v->doc, mon, key),
+			     "detector '%s' is streaming and takes no '%s'", ops->name, key);
+		return;
+	}
+	char where[32];
+	snprintf(where, sizeof(where), "%s", key);
+	blk = get_object(v, mon, key, true, "monitor");
+	if (!blk)
+		return;
+	static const char *const ref_keys[] = {"size", "file", NULL};
+	static const char *const win_keys[] = {"size", NULL};
+	bool is_ref = strcmp(key, "reference") == 0;
+	check_keys(v, blk, where, is_ref ? ref_keys : win_keys);
+	if (is_ref && json_object_get(blk, "file")) {
+		verr(v, dd_yaml_pos_key(v->doc, blk, "file"),
+		     "reference files are not supported yet; use {size: N} (first N events)");
+		return;
+	}
+	uint64_t n = 0;
+	if (get_uint(v, blk, "size", true, where, 1, 10000000, &n))
+		*out = (size_t)n;
+}
+
+static void parse_tags(struct vctx *v, const json_t *mon, struct dd_monitor_conf *m)
+{
+	const json_t *tags =
+	    get_typed(v, mon, "tags", JSON_ARRAY, "a list of strings", false, "monitor");
+	if (!tags)
+		return;
+	m->tags = calloc(json_array_size(tags) + 1, sizeof(char *));
+	if (!m->tags) {
+		v->errors++;
+		return;
+	}
+	size_t i;
+	json_t *t;
+	json_array_foreach (tags, i, t) {
+		if (!json_is_string(t) || json_string_length(t) == 0 ||
+		    strlen(json_string_value(t)) != json_string_length(t)) {
+			verr(v, dd_yaml_pos_item(v->doc, tags, i),
+			     "tags must be non-empty strings");
+			continue;
+		}
+		m->tags[m->n_tags] = strdup(json_string_value(t));
+		if (m->tags[m->n_tags])
+			m->n_tags++;
+	}
+}
+
+static bool valid_name(const char *s)
+{
+	for (const char *p = s; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
+			return false;
+	return *s != '\0';
+}
+
+static void parse_monitor(struct vctx *v, const json_t *mon, struct dd_monitor_conf *m)
+{
+	static const char *const keys[] = {
+	    "name",    "match",         "field",           "detector",
+	    "params",  "reference",     "window",          "severity",
+	    "for",     "resolve_after", "repeat_interval", "cooldown",
+	    "dry_run", "group",         "on_model_change", "tags",
+	    NULL};
+	check_keys(v, mon, "monitor", keys);
+
+	if (get_string(v, mon, "name", true, "monitor", &m->name)) {
+		struct dd_pos pos = dd_yaml_pos_value(v->doc, mon, "name");
+		if (!valid_name(m->name))
+			verr(v, pos,
+			     "monitor name '%s' may only use letters, digits, '-', '_', '.'",
+			     m->name);
+		else if (strncmp(m->name, "driftd.", 7) == 0)
+			verr(v, pos,
+			     "monitor names starting with 'driftd.' are reserved for "
+			     "driftd's own alerts");
+	}
+
+	char *det = NULL;
+	if (get_string(v, mon, "detector", true, "monitor", &det)) {
+		m->detector = driftd_detector_find(det);
+		if (!m->detector)
+			verr(v, dd_yaml_pos_value(v->doc, mon, "detector"),
+			     "unknown detector '%s' (see `driftd detectors`)", det);
+	}
+	free(det);
+
+	if (get_string(v, mon, "field", true, "monitor", &m->field) && !valid_pointer(m->field))
+		verr(v, dd_yaml_pos_value(v->doc, mon, "field"),
+		     "field '%s' is not a JSON pointer (e.g. /input/amount; '~' only as ~0 or ~1)",
+		     m->field);
+
+	const json_t *match = get_object(v, mon, "match", false, "monitor");
+	if (match) {
+		static const char *const mkeys[] = {"model", "model_version", NULL};
+		check_keys(v, match, "match", mkeys);
+		get_string(v, match, "model", false, "match", &m->match_model);
+		get_string(v, match, "model_version", false, "match", &m->match_version);
+	}
+
+	if (m->detector) {
+		parse_params(v, mon, m);
+		bool windowed = driftd_kind_uses_reference(m->detector->kind);
+		parse_size_block(v, mon, "reference", &m->reference_size, windowed, m->detector);
+		parse_size_block(v, mon, "window", &m->window_size, windowed, m->detector);
+	}
+
+	m->severity = DD_SEV_WARNING;
+	char *sev = NULL;
+	if (get_string(v, mon, "severity", false, "monitor", &sev) &&
+	    !parse_severity(sev, &m->severity))
+		verr(v, dd_yaml_pos_value(v->doc, mon, "severity"),
+		     "severity '%s' must be one of emergency, alert, critical, error, warning, "
+		     "notice, informational, debug",
+		     sev);
+	free(sev);
+
+	uint64_t n = 1;
+	m->for_n = 1;
+	if (get_uint(v, mon, "for", false, "monitor", 1, 1000000, &n))
+		m->for_n = (unsigned)n;
+	m->resolve_after = 1;
+	if (get_uint(v, mon, "resolve_after", false, "monitor", 1, 1000000, &n))
+		m->resolve_after = (unsigned)n;
+	get_duration(v, mon, "cooldown", &m->cooldown_ms);
+	get_bool(v, mon, "dry_run", "monitor", &m->dry_run);
+	parse_tags(v, mon, m);
+
+	/* Contract keys whose behaviour lands with later work: accepted so configs written for the
+	 * contract validate, but said out loud so nobody relies on them silently. */
+	static const char *const later[] = {"repeat_interval", "group", "on_model_change", NULL};
+	for (size_t i = 0; later[i]; i++)
+		if (json_object_get(mon, later[i]))
+			vwarn(v, dd_yaml_pos_key(v->doc, mon, later[i]),
+			      "'%s' is accepted but has no effect in this version", later[i]);
+}
+
+static void parse_kafka(struct vctx *v, const json_t *k, struct dd_kafka_conf *kc)
+{
+	static const char *const keys[] = {"brokers", "topics",     "group",
+	                                   "format",  "properties", NULL};
+	check_keys(v, k, "source.kafka", keys);
+	get_string(v, k, "brokers", true, "source.kafka", &kc->brokers);
+	kc->group = strdup("driftd");
+	get_string(v, k, "group", false, "source.kafka", &kc->group);
+	kc->format = strdup("native");
+	if (get_string(v, k, "format", false, "source.kafka", &kc->format)) {
+		static const char *const formats[] = {"native",      "cloudevents", "kserve-v2",
+		                                      "openai-chat", "auto",        NULL};
+		bool ok = false;
+		for (size_t i = 0; formats[i]; i++)
+			ok |= strcmp(formats[i], kc->format) == 0;
+		if (!ok)
+			verr(v, dd_yaml_pos_value(v->doc, k, "format"),
+			     "format '%s' must be one of native, cloudevents, kserve-v2, "
+			     "openai-chat, auto",
+			     kc->format);
+	}
+	const json_t *topics =
+	    get_typed(v, k, "topics", JSON_ARRAY, "a list of topic names", true, "source.kafka");
+	if (topics) {
+		if (json_array_size(topics) == 0)
+			verr(v, dd_yaml_pos_value(v->doc, k, "topics"),
+			     "'topics' must not be empty");
+		kc->topics = calloc(json_array_size(topics) + 1, sizeof(char *));
+		size_t i;
+		json_t *t;
+		json_array_foreach (topics, i, t) {
+			if (!json_is_string(t) || json_string_length(t) == 0) {
+				verr(v, dd_yaml_pos_item(v->doc, topics, i),
+				     "topic names must be non-empty strings");
+				continue;
+			}
+			if (kc->topics)
+				kc->topics[kc->n_topics++] = strdup(json_string_value(t));
+		}
+	}
+	const json_t *props = get_object(v, k, "properties", false, "source.kafka");
+	if (props) {
+		kc->properties = json_object();
+		const char *key;
+		json_t *val;
+		json_object_foreach ((json_t *)props, key, val) {
+			/* librdkafka takes strings; numbers and booleans are written naturally in
+			 * YAML, so convert rather than make the user quote them. */
+			char buf[64];
+			const char *s = NULL;
+			if (json_is_string(val))
+				s = json_string_value(val);
+			else if (json_is_integer(val))
+				snprintf(buf, sizeof(buf), "%lld",
+				         (long long)json_integer_value(val)),
+				    s = buf;
+			else if (json_is_boolean(val))
+				s = json_is_true(val) ? "true" : "false";
+			if (!s) {
+				verr(
+				    v, dd_yaml_pos_value(v->doc, props, key),
+				    "librdkafka property '%s' must be a string, integer or boolean",
+				    key);
+				continue;
+			}
+			json_object_set_new(kc->properties, key, json_string(s));
+		}
+	}
+}
+
+static void parse_sinks(struct vctx *v, const json_t *alerts, struct dd_config *c)
+{
+	const json_t *sinks =
+	    get_typed(v, alerts, "sinks", JSON_ARRAY, "a list of sinks", false, "alerts");
+	if (!sinks)
+		return;
+	c->sinks = calloc(json_array_size(sinks) + 1, sizeof(*c->sinks));
+	if (!c->sinks) {
+		v->errors++;
+		return;
+	}
+	size_t i;
+	json_t *s;
+	json_array_foreach (sinks, i, s) {
+		struct dd_pos pos = dd_yaml_pos_item(v->doc, sinks, i);
+		if (!json_is_object(s) || json_object_size(s) != 1) {
+			verr(v, pos,
+			     "each sink is a mapping with one key naming its type, e.g. "
+			     "{stdout: {}} or {file: {path: /var/log/driftd/alerts.jsonl}}");
+			continue;
+		}
+		const char *type = json_object_iter_key(json_object_iter((json_t *)s));
+		const json_t *body = json_object_get(s, type);
+		struct dd_sink_conf *sc = &c->sinks[c->n_sinks];
+		if (!json_is_object(body) && !json_is_null(body)) {
+			verr(v, dd_yaml_pos_value(v->doc, s, type), "sink '%s' takes a mapping",
+			     type);
+			continue;
+		}
+		if (strcmp(type, "stdout") == 0) {
+			static const char *const keys[] = {NULL};
+			if (json_is_object(body))
+				check_keys(v, body, "stdout sink", keys);
+			sc->type = DD_SINK_STDOUT;
+		} else if (strcmp(type, "file") == 0) {
+			static const char *const keys[] = {"path", NULL};
+			sc->type = DD_SINK_FILE;
+			if (!json_is_object(body)) {
+				verr(v, pos, "file sink needs {path: FILE}");
+				continue;
+			}
+			check_keys(v, body, "file sink", keys);
+			if (!get_string(v, body, "path", true, "file sink", &sc->path))
+				continue;
+		} else {
+			verr(v, dd_yaml_pos_key(v->doc, s, type),
+			     "unknown sink type '%s' (this version has: stdout, file)", type);
+			continue;
+		}
+		c->n_sinks++;
+	}
+}
+
+static void parse_root(struct vctx *v, const json_t *root, struct dd_config *c)
+{
+	if (!json_is_object(root)) {
+		verr(v, dd_yaml_pos_node(v->doc, root), "the configuration must be a mapping");
+		return;
+	}
+	static const char *const keys[] = {"source",  "monitors", "alerts", "state",
+	                                   "metrics", "groups",   "limits", NULL};
+	check_keys(v, root, "the top level", keys);
+
+	const json_t *src = get_object(v, root, "source", false, "top level");
+	if (src) {
+		static const char *const skeys[] = {"kafka", NULL};
+		check_keys(v, src, "source", skeys);
+		const json_t *k = get_object(v, src, "kafka", false, "source");
+		if (k) {
+			c->has_kafka = true;
+			parse_kafka(v, k, &c->kafka);
+		}
+	}
+
+	const json_t *mons =
+	    get_typed(v, root, "monitors", JSON_ARRAY, "a list of monitors", true, "configuration");
+	if (mons) {
+		c->monitors = calloc(json_array_size(mons) + 1, sizeof(*c->monitors));
+		if (!c->monitors) {
+			v->errors++;
+			return;
+		}
+		size_t i;
+		json_t *m;
+		json_array_foreach (mons, i, m) {
+			if (!json_is_object(m)) {
+				verr(v, dd_yaml_pos_item(v->doc, mons, i),
+				     "a monitor is a mapping, not %s", type_name(m));
+				continue;
+			}
+			struct dd_monitor_conf *mc = &c->monitors[c->n_monitors++];
+			parse_monitor(v, m, mc);
+			for (size_t j = 0; mc->name && j + 1 < c->n_monitors; j++)
+				if (c->monitors[j].name &&
+				    strcmp(c->monitors[j].name, mc->name) == 0)
+					verr(v, dd_yaml_pos_value(v->doc, m, "name"),
+					     "duplicate monitor name '%s'", mc->name);
+		}
+	}
+
+	const json_t *alerts = get_object(v, root, "alerts", false, "top level");
+	if (alerts) {
+		static const char *const akeys[] = {"sinks", "spool_dir", NULL};
+		check_keys(v, alerts, "alerts", akeys);
+		parse_sinks(v, alerts, c);
+		if (json_object_get(alerts, "spool_dir"))
+			vwarn(v, dd_yaml_pos_key(v->doc, alerts, "spool_dir"),
+			      "'spool_dir' is accepted but has no effect in this version");
+	}
+	if (c->n_sinks == 0) {
+		/* Default: alerts on stdout, as the CLI contract promises. */
+		free(c->sinks);
+		c->sinks = calloc(1, sizeof(*c->sinks));
+		if (c->sinks) {
+			c->sinks[0].type = DD_SINK_STDOUT;
+			c->n_sinks = 1;
+		}
+	}
+
+	c->state_dir = strdup("/var/lib/driftd");
+	c->snapshot_interval_ms = 5000;
+	const json_t *st = get_object(v, root, "state", false, "top level");
+	if (st) {
+		static const char *const stkeys[] = {"dir", "snapshot_interval", "kafka_topic",
+		                                     NULL};
+		check_keys(v, st, "state", stkeys);
+		get_string(v, st, "dir", false, "state", &c->state_dir);
+		get_duration(v, st, "snapshot_interval", &c->snapshot_interval_ms);
+	}
+	c->metrics_listen = strdup("127.0.0.1:9464");
+	const json_t *met = get_object(v, root, "metrics", false, "top level");
+	if (met) {
+		static const char *const mkeys[] = {"listen", NULL};
+		check_keys(v, met, "metrics", mkeys);
+		get_string(v, met, "listen", false, "metrics", &c->metrics_listen);
+	}
+	if (json_object_get(root, "groups"))
+		vwarn(v, dd_yaml_pos_key(v->doc, root, "groups"),
+		      "'groups' is accepted but has no effect in this version");
+
+	c->max_record = 1 << 20;
+	c->max_depth = 64;
+	c->max_string = 64 << 10;
+	const json_t *lim = get_object(v, root, "limits", false, "top level");
+	if (lim) {
+		static const char *const lkeys[] = {"max_record_bytes", "max_depth",
+		                                    "max_string_bytes", NULL};
+		check_keys(v, lim, "limits", lkeys);
+		uint64_t n;
+		if (get_uint(v, lim, "max_record_bytes", false, "limits", 64, 64 << 20, &n))
+			c->max_record = n;
+		if (get_uint(v, lim, "max_depth", false, "limits", 4, 1024, &n))
+			c->max_depth = n;
+		if (get_uint(v, lim, "max_string_bytes", false, "limits", 16, 16 << 20, &n))
+			c->max_string = n;
+	}
+}
+
+int dd_config_parse(const char *name, const char *text, size_t len, FILE *diag,
+                    struct dd_config **ret)
+{
+	char err[1024];
+	struct dd_yaml_doc *doc = NULL;
+	int rc = dd_yaml_load(name, text, len, &doc, err, sizeof(err));
+	if (rc < 0) {
+		if (diag)
+			fprintf(diag, "%s\n", err);
+		return rc == -ENOMEM ? rc : -EINVAL;
+	}
+	struct dd_config *c = calloc(1, sizeof(*c));
+	if (!c) {
+		dd_yaml_doc_free(doc);
+		return -ENOMEM;
+	}
+	c->path = strdup(name);
+	struct vctx v = {.doc = doc, .diag = diag};
+	parse_root(&v, dd_yaml_root(doc), c);
+	dd_yaml_doc_free(doc);
+	if (v.errors) {
+		dd_config_free(c);
+		return -EINVAL;
+	}
+	*ret = c;
+	return 0;
+}
+
+int dd_config_load(const char *path, FILE *diag, struct dd_config **ret)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		int e = errno;
+		if (diag)
+			fprintf(diag, "%s: %s\n", path, strerror(e));
+		return -e;
+	}
+	char *buf = NULL;
+	size_t len = 0;
+	/* Configs are small; cap them so a wrong path (a log file) fails fast. */
+	const size_t cap = 16 << 20;
+	buf = malloc(cap + 1);
+	if (!buf) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	len = fread(buf, 1, cap + 1, f);
+	int e = ferror(f) ? EIO : 0;
+	fclose(f);
+	if (e || len > cap) {
+		if (diag)
+			fprintf(diag, "%s: %s\n", path,
+			        e ? strerror(e) : "file too large for a config");
+		free(buf);
+		return e ? -e : -EFBIG;
+	}
+	int rc = dd_config_parse(path, buf, len, diag, ret);
+	free(buf);
+	return rc;
+}
+
+static void free_strv(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void dd_config_free(struct dd_config *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n_monitors; i++) {
+		struct dd_monitor_conf *m = &c->monitors[i];
+		free(m->name);
+		free(m->field);
+		free(m->params);
+		free(m->match_model);
+		free(m->match_version);
+		free_strv(m->tags, m->n_tags);
+	}
+	free(c->monitors);
+	for (size_t i = 0; i < c->n_sinks; i++)
+		free(c->sinks[i].path);
+	free(c->sinks);
+	free(c->kafka.brokers);
+	free_strv(c->kafka.topics, c->kafka.n_topics);
+	free(c->kafka.group);
+	free(c->kafka.format);
+	json_decref(c->kafka.properties);
+	free(c->state_dir);
+	free(c->metrics_listen);
+	free(c->path);
+	free(c);
+}

@@ -1,0 +1,94 @@
+/* driftd configuration: loaded from YAML or JSON, validated completely against the schema in
+ * config.c and the detectors' parameter tables, with every problem reported as
+ * FILE:LINE:COL: message. The result is immutable and owned by struct dd_config. */
+#ifndef DRIFTD_CONFIG_H
+#define DRIFTD_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include <driftd/detector.h>
+
+/* Syslog severities, also the alert's `priority`. */
+enum dd_severity {
+	DD_SEV_EMERGENCY = 0,
+	DD_SEV_ALERT,
+	DD_SEV_CRITICAL,
+	DD_SEV_ERROR,
+	DD_SEV_WARNING,
+	DD_SEV_NOTICE,
+	DD_SEV_INFORMATIONAL,
+	DD_SEV_DEBUG,
+};
+const char *dd_severity_name(enum dd_severity s); /* "Warning" (Falco's spelling) */
+
+struct dd_monitor_conf {
+	char *name;
+	char *field; /* JSON pointer */
+	const struct driftd_detector_ops *detector;
+	void *params; /* detector->config_size bytes */
+	/* match: every set filter must equal the event's metadata */
+	char *match_model;
+	char *match_version;
+	size_t reference_size; /* 0 for streaming detectors */
+	size_t window_size;    /* 0 for streaming detectors */
+	enum dd_severity severity;
+	unsigned for_n;         /* consecutive breaching verdicts before firing */
+	unsigned resolve_after; /* consecutive clean verdicts before resolving */
+	int64_t cooldown_ms;    /* after a resolve, no new firing notification for this long */
+	bool dry_run;
+	char **tags; /* extra alert tags */
+	size_t n_tags;
+};
+
+enum dd_sink_type {
+	DD_SINK_STDOUT = 0,
+	DD_SINK_FILE = 1,
+};
+
+struct dd_sink_conf {
+	enum dd_sink_type type;
+	char *path; /* file */
+};
+
+struct dd_kafka_conf {
+	char *brokers;
+	char **topics;
+	size_t n_topics;
+	char *group;
+	char *format;
+	json_t *properties; /* string -> string, passed through to librdkafka */
+};
+
+struct dd_config {
+	char *path;
+	bool has_kafka;
+	struct dd_kafka_conf kafka;
+	struct dd_monitor_conf *monitors;
+	size_t n_monitors;
+	struct dd_sink_conf *sinks;
+	size_t n_sinks;
+	char *state_dir;
+	int64_t snapshot_interval_ms;
+	char *metrics_listen;
+	/* input limits (bytes / levels) */
+	size_t max_record;
+	size_t max_depth;
+	size_t max_string;
+};
+
+/* Load and validate. On failure returns -EINVAL (or -errno for I/O) and writes every problem as
+ * one "FILE:LINE:COL: message" line to diag (may be NULL). */
+int dd_config_load(const char *path, FILE *diag, struct dd_config **ret);
+/* Same from memory; `name` is used in messages. */
+int dd_config_parse(const char *name, const char *text, size_t len, FILE *diag,
+                    struct dd_config **ret);
+void dd_config_free(struct dd_config *c);
+
+/* "30s", "5m", "1h", "250ms", "2d" or a bare number of seconds. */
+int dd_parse_duration_ms(const char *s, int64_t *ret_ms);
+
+#endif
