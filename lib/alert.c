@@ -1,0 +1,200 @@
+/* Alert engine and alert JSON. State transitions follow Alertmanager's vocabulary (firing,
+ * resolved, fingerprint) and collectd's threshold plugin (Hits = `for`, an explicit OKAY =
+ * `resolved`). Ids are content-derived so a notification keeps its id across retries and
+ * restarts (it is the webhook-id). */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/sha.h>
+
+#include "alert.h"
+#include "decode.h"
+
+static void hex(const unsigned char *in, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+void dd_alert_fingerprint(const char *monitor, const char *model, const char *field, char out[17])
+{
+	const char *parts[3] = {monitor, model ? model : "*", field ? field : ""};
+	unsigned char buf[1024], md[SHA256_DIGEST_LENGTH];
+	size_t n = 0;
+	/* NUL separators keep ("ab","c") and ("a","bc") apart; overlong parts are truncated, which
+	 * is harmless for names this short in practice and keeps this allocation-free. */
+	for (int i = 0; i < 3; i++) {
+		size_t l = strnlen(parts[i], 300);
+		memcpy(buf + n, parts[i], l);
+		n += l;
+		buf[n++] = 0;
+	}
+	SHA256(buf, n, md);
+	hex(md, 8, out);
+}
+
+void dd_alert_state_init(struct dd_alert_state *a, const struct dd_monitor_conf *mc)
+{
+	*a = (struct dd_alert_state){0};
+	dd_alert_fingerprint(mc->name, mc->match_model, mc->field, a->fingerprint);
+}
+
+enum dd_transition dd_alert_step(struct dd_alert_state *a, const struct dd_monitor_conf *mc,
+                                 const struct driftd_verdict *v, const struct dd_origin *at,
+                                 int64_t now_ms)
+{
+	if (v->drift) {
+		a->clean = 0;
+		if (a->breaches == 0 && !a->firing)
+			a->episode = *at;
+		if (a->breaches < UINT32_MAX)
+			a->breaches++;
+		if (a->firing || a->breaches < mc->for_n)
+			return DD_TRANSITION_NONE;
+		a->firing = true;
+		a->muted = mc->cooldown_ms > 0 && a->ever_resolved &&
+		           now_ms - a->resolved_ms < mc->cooldown_ms;
+		if (a->muted) {
+			a->suppressed++;
+			return DD_TRANSITION_NONE;
+		}
+		return DD_TRANSITION_FIRING;
+	}
+	a->breaches = 0;
+	if (!a->firing)
+		return DD_TRANSITION_NONE;
+	if (++a->clean < mc->resolve_after)
+		return DD_TRANSITION_NONE;
+	a->firing = false;
+	a->clean = 0;
+	a->ever_resolved = true;
+	a->resolved_ms = now_ms;
+	if (a->muted) {
+		/* Its firing was never sent; a lone resolve would only confuse receivers. */
+		a->muted = false;
+		a->suppressed++;
+		return DD_TRANSITION_NONE;
+	}
+	return DD_TRANSITION_RESOLVED;
+}
+
+/* RFC 9562 version-8 (custom) UUID from SHA-256(fingerprint, episode start, status). */
+static void alert_id(const struct dd_alert_state *a, const char *status, char out[37])
+{
+	char buf[256];
+	const struct dd_origin *e = &a->episode;
+	int n = e->kafka ? snprintf(buf, sizeof(buf), "%s|kafka|%s|%" PRId32 "|%" PRId64 "|%s",
+	                            a->fingerprint, e->topic ? e->topic : "", e->partition,
+	                            e->offset, status)
+	                 : snprintf(buf, sizeof(buf), "%s|replay|%" PRIu64 "|%s", a->fingerprint,
+	                            e->index, status);
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	SHA256((const unsigned char *)buf, n > 0 ? (size_t)n : 0, md);
+	md[6] = (unsigned char)((md[6] & 0x0f) | 0x80);
+	md[8] = (unsigned char)((md[8] & 0x3f) | 0x80);
+	char h[33];
+	hex(md, 16, h);
+	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
+}
+
+static json_t *number_or_null(double d)
+{
+	return isfinite(d) ? json_real(d) : json_null();
+}
+
+static json_t *tags_json(const struct dd_monitor_conf *mc)
+{
+	json_t *tags = json_array();
+	json_array_append_new(tags, json_string("drift"));
+	if (mc->field && strncmp(mc->field, "/input/", 7) == 0)
+		json_array_append_new(tags, json_string("drift:input"));
+	else if (mc->field && strncmp(mc->field, "/output/", 8) == 0)
+		json_array_append_new(tags, json_string("drift:output"));
+	json_array_append_new(tags, json_string("threat:data_poisoning"));
+	json_array_append_new(tags, json_string("etsi:5.4.2-2"));
+	if (mc->detector->kind == DRIFTD_KIND_STREAMING)
+		json_array_append_new(tags, json_string("etsi:5.4.2-4"));
+	for (size_t i = 0; i < mc->n_tags; i++)
+		json_array_append_new(tags, json_string(mc->tags[i]));
+	return tags;
+}
+
+static void sentence(const struct dd_alert_info *in, char *buf, size_t size)
+{
+	const struct dd_monitor_conf *mc = in->monitor;
+	const struct driftd_verdict *v = in->verdict;
+	const char *model = in->model_id ? in->model_id : "any model";
+	char where[96];
+	if (in->at->kafka)
+		snprintf(where, sizeof(where), "%s[%" PRId32 "]@%" PRId64,
+		         in->at->topic ? in->at->topic : "?", in->at->partition, in->at->offset);
+	else
+		snprintf(where, sizeof(where), "event %" PRIu64, in->at->index);
+	char pv[48] = "";
+	if (!isnan(v->p_value))
+		snprintf(pv, sizeof(pv), ", p=%.4g", v->p_value);
+	if (in->transition == DD_TRANSITION_FIRING)
+		snprintf(buf, size, "Drift on %s of %s: %s score %.4g vs threshold %.4g%s (at %s)",
+		         mc->field, model, mc->detector->name, v->score, v->threshold, pv, where);
+	else
+		snprintf(buf, size,
+		         "Drift resolved on %s of %s: %s score %.4g vs threshold %.4g%s (at %s)",
+		         mc->field, model, mc->detector->name, v->score, v->threshold, pv, where);
+}
+
+json_t *dd_alert_json(const struct dd_alert_info *in)
+{
+	const struct dd_monitor_conf *mc = in->monitor;
+	const struct driftd_verdict *v = in->verdict;
+	const char *status = in->transition == DD_TRANSITION_FIRING ? "firing" : "resolved";
+	char id[37], ts[40], out[512];
+	alert_id(in->state, status, id);
+	dd_format_rfc3339(in->time_ms, ts, sizeof(ts));
+	sentence(in, out, sizeof(out));
+
+	json_t *f = json_object();
+	json_object_set_new(f, "model.id", in->model_id ? json_string(in->model_id) : json_null());
+	json_object_set_new(f, "field", json_string(mc->field));
+	json_object_set_new(f, "score", number_or_null(v->score));
+	json_object_set_new(f, "threshold", number_or_null(v->threshold));
+	if (mc->detector->caps & DRIFTD_CAP_P_VALUE)
+		json_object_set_new(f, "p_value", number_or_null(v->p_value));
+	if (in->at->kafka) {
+		json_object_set_new(f, "kafka.topic",
+		                    json_string(in->at->topic ? in->at->topic : ""));
+		json_object_set_new(f, "kafka.partition", json_integer(in->at->partition));
+		json_object_set_new(f, "kafka.offset", json_integer(in->at->offset));
+	} else {
+		json_object_set_new(f, "event.index", json_integer((json_int_t)in->at->index));
+		json_object_set_new(f, "episode.start_index",
+		                    json_integer((json_int_t)in->state->episode.index));
+	}
+	json_object_set_new(f, "alerts.suppressed", json_integer((json_int_t)in->suppressed));
+
+	json_t *a = json_object();
+	json_object_set_new(a, "id", json_string(id));
+	json_object_set_new(a, "uuid", json_string(id));
+	json_object_set_new(a, "fingerprint", json_string(in->state->fingerprint));
+	json_object_set_new(a, "status", json_string(status));
+	json_object_set_new(a, "time", json_string(ts));
+	json_object_set_new(a, "rule", json_string(mc->name));
+	json_object_set_new(a, "detector", json_string(mc->detector->name));
+	json_object_set_new(a, "priority",
+	                    json_string(in->transition == DD_TRANSITION_RESOLVED
+	                                    ? dd_severity_name(DD_SEV_INFORMATIONAL)
+	                                    : dd_severity_name(mc->severity)));
+	json_object_set_new(a, "source", json_string("driftd"));
+	json_object_set_new(a, "hostname", json_string(in->hostname ? in->hostname : ""));
+	json_object_set_new(a, "output", json_string(out));
+	json_object_set_new(a, "tags", tags_json(mc));
+	json_object_set_new(a, "output_fields", f);
+	if (mc->dry_run)
+		json_object_set_new(a, "dry_run", json_true());
+	return a;
+}

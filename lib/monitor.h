@@ -1,0 +1,49 @@
+/* A monitor instance: one configured monitor (per partition, later): it takes the extracted
+ * value of each matching event, runs it through the reference and window policy and the
+ * detector, and yields verdicts. */
+#ifndef DRIFTD_MONITOR_H
+#define DRIFTD_MONITOR_H
+
+#include <stdint.h>
+
+#include <driftd/detector.h>
+
+#include "config.h"
+#include "host.h"
+
+enum dd_monitor_phase {
+	DD_MON_REFERENCE = 0, /* collecting the first reference_size events */
+	DD_MON_ACTIVE = 1,
+};
+
+/* Why a value did not reach the detector; counted per monitor. */
+enum dd_skip {
+	DD_SKIP_MISSING = 0, /* the field is absent */
+	DD_SKIP_WRONG_TYPE,  /* present, but not a type the detector takes */
+	DD_SKIP_REJECTED,    /* the detector refused it (e.g. non-finite) */
+	DD_SKIP__MAX,
+};
+const char *dd_skip_name(enum dd_skip s);
+
+struct dd_monitor {
+	const struct dd_monitor_conf *conf;
+	struct dd_instance *inst;
+	enum dd_monitor_phase phase;
+	uint64_t ref_n; /* values in the reference so far */
+	uint64_t win_n; /* values in the current window */
+	uint64_t matched;
+	uint64_t used;
+	uint64_t skipped[DD_SKIP__MAX];
+	uint64_t verdicts;
+	uint64_t drifts;
+};
+
+int dd_monitor_init(struct dd_monitor *m, const struct dd_monitor_conf *c, uint64_t seed);
+void dd_monitor_done(struct dd_monitor *m);
+
+/* Feed the monitor's value for one matching event. Returns 1 with *out filled when a verdict
+ * was reached (streaming: every accepted value; window detectors: when a window closes),
+ * 0 when none was, or a negative errno for a detector failure (counted by the caller). */
+int dd_monitor_feed(struct dd_monitor *m, const struct driftd_value *v, struct driftd_verdict *out);
+
+#endif

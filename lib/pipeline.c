@@ -1,0 +1,382 @@
+/* The event pipeline. The per-record path (dd_pipeline_feed) does no allocation: one decode
+ * that resolves every monitor's field in a single pass, then a loop over the monitors. Alerts
+ * are rare and may allocate. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alert.h"
+#include "monitor.h"
+#include "pipeline.h"
+#include "sinks.h"
+
+struct sink {
+	const struct driftd_sink_ops *ops;
+	void *state;
+	bool open;
+};
+
+struct dd_pipeline {
+	const struct dd_config *conf;
+	struct dd_pipeline_opts opts;
+	struct dd_decoder *dec;
+	struct dd_fieldset *fs;
+	struct driftd_value *vals; /* one per monitor: its field */
+	struct dd_monitor *mons;
+	struct dd_alert_state *alerts;
+	size_t n_mons;
+	struct sink *sinks;
+	size_t n_sinks;
+	struct dd_pipeline_stats st;
+	uint64_t detector_errors_logged;
+	struct driftd_buf out;
+	char hostname[256];
+};
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int open_sinks(struct dd_pipeline *p)
+{
+	const struct dd_config *c = p->conf;
+	p->sinks = calloc(c->n_sinks ? c->n_sinks : 1, sizeof(*p->sinks));
+	if (!p->sinks)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n_sinks; i++) {
+		struct sink *s = &p->sinks[p->n_sinks++];
+		s->ops = &dd_sink_jsonl;
+		s->state = calloc(1, s->ops->state_size);
+		if (!s->state)
+			return -ENOMEM;
+		json_t *conf = json_object();
+		if (c->sinks[i].type == DD_SINK_FILE)
+			json_object_set_new(conf, "path", json_string(c->sinks[i].path));
+		int rc = s->ops->open(s->state, conf);
+		json_decref(conf);
+		if (rc < 0) {
+			if (p->opts.log)
+				fprintf(p->opts.log, "driftd: cannot open %s sink %s: %s\n",
+				        s->ops->name,
+				        c->sinks[i].path ? c->sinks[i].path : "stdout",
+				        strerror(-rc));
+			return rc;
+		}
+		s->open = true;
+	}
+	return 0;
+}
+
+int dd_pipeline_new(const struct dd_config *c, const struct dd_pipeline_opts *opts,
+                    struct dd_pipeline **ret)
+{
+	struct dd_pipeline *p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->conf = c;
+	if (opts)
+		p->opts = *opts;
+	if (!p->opts.reject_log_limit)
+		p->opts.reject_log_limit = 10;
+	if (gethostname(p->hostname, sizeof(p->hostname) - 1) < 0)
+		strcpy(p->hostname, "localhost");
+
+	int rc = -ENOMEM;
+	p->n_mons = c->n_monitors;
+	const char **ptrs = calloc(p->n_mons + 1, sizeof(char *));
+	p->vals = calloc(p->n_mons + 1, sizeof(*p->vals));
+	p->mons = calloc(p->n_mons + 1, sizeof(*p->mons));
+	p->alerts = calloc(p->n_mons + 1, sizeof(*p->alerts));
+	if (!ptrs || !p->vals || !p->mons || !p->alerts)
+		goto fail;
+	for (size_t i = 0; i < p->n_mons; i++)
+		ptrs[i] = c->monitors[i].field;
+	rc = dd_fieldset_new(ptrs, p->n_mons, &p->fs);
+	if (rc < 0)
+		goto fail;
+	struct dd_limits lim;
+	dd_limits_default(&lim);
+	lim.max_record = c->max_record;
+	lim.max_depth = c->max_depth;
+	lim.max_string = c->max_string;
+	rc = dd_decoder_new(&lim, &p->dec);
+	if (rc < 0)
+		goto fail;
+	for (size_t i = 0; i < p->n_mons; i++) {
+		/* The seed is derived from the monitor's name so sampling detectors are
+		 * deterministic per monitor and independent of monitor order. */
+		uint64_t seed = 1469598103934665603ull;
+		for (const char *s = c->monitors[i].name; *s; s++)
+			seed = (seed ^ (unsigned char)*s) * 1099511628211ull;
+		rc = dd_monitor_init(&p->mons[i], &c->monitors[i], seed);
+		if (rc < 0) {
+			if (p->opts.log)
+				fprintf(p->opts.log,
+				        "driftd: monitor %s: cannot start detector %s: %s\n",
+				        c->monitors[i].name, c->monitors[i].detector->name,
+				        strerror(-rc));
+			goto fail;
+		}
+		dd_alert_state_init(&p->alerts[i], &c->monitors[i]);
+	}
+	rc = open_sinks(p);
+	if (rc < 0)
+		goto fail;
+	free(ptrs);
+	*ret = p;
+	return 0;
+fail:
+	free(ptrs);
+	dd_pipeline_free(p);
+	return rc;
+}
+
+void dd_pipeline_free(struct dd_pipeline *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; p->mons && i < p->n_mons; i++)
+		dd_monitor_done(&p->mons[i]);
+	for (size_t i = 0; i < p->n_sinks; i++) {
+		if (p->sinks[i].open)
+			p->sinks[i].ops->close(p->sinks[i].state);
+		free(p->sinks[i].state);
+	}
+	free(p->sinks);
+	free(p->mons);
+	free(p->alerts);
+	free(p->vals);
+	dd_fieldset_free(p->fs);
+	dd_decoder_free(p->dec);
+	driftd_buf_free(&p->out);
+	free(p);
+}
+
+static void where(const struct dd_origin *at, char *buf, size_t size)
+{
+	if (at->kafka)
+		snprintf(buf, size, "%s[%" PRId32 "]@%" PRId64, at->topic ? at->topic : "?",
+		         at->partition, at->offset);
+	else
+		snprintf(buf, size, "%s:%" PRIu64, at->input ? at->input : "-", at->line);
+}
+
+void dd_pipeline_reject(struct dd_pipeline *p, enum dd_reject why, const struct dd_origin *at)
+{
+	p->st.records++;
+	if ((unsigned)why >= DD_REJECT__MAX)
+		why = DD_REJECT_SYNTAX;
+	uint64_t n = ++p->st.rejects[why];
+	if (!p->opts.log || n > p->opts.reject_log_limit)
+		return;
+	char w[160];
+	where(at, w, sizeof(w));
+	fprintf(p->opts.log, "driftd: %s: record rejected: %s%s\n", w, dd_reject_name(why),
+	        n == p->opts.reject_log_limit ? " (further rejects of this kind are only counted)"
+	                                      : "");
+}
+
+static void trace_verdict(struct dd_pipeline *p, const struct dd_monitor *m,
+                          const struct driftd_verdict *v, const struct dd_origin *at)
+{
+	FILE *t = p->opts.trace;
+	/* Written by hand: this runs once per streaming update and jansson would dominate. The
+	 * monitor name is validated to [A-Za-z0-9._-], so it needs no escaping. */
+	fprintf(t, "{\"monitor\":\"%s\",\"event.index\":%" PRIu64, m->conf->name, at->index);
+	if (at->kafka)
+		fprintf(t, ",\"kafka.partition\":%" PRId32 ",\"kafka.offset\":%" PRId64,
+		        at->partition, at->offset);
+	if (isfinite(v->score))
+		fprintf(t, ",\"score\":%.17g", v->score);
+	else
+		fputs(",\"score\":null", t);
+	if (isfinite(v->threshold))
+		fprintf(t, ",\"threshold\":%.17g", v->threshold);
+	else
+		fputs(",\"threshold\":null", t);
+	if (m->conf->detector->caps & DRIFTD_CAP_P_VALUE) {
+		if (isfinite(v->p_value))
+			fprintf(t, ",\"p_value\":%.17g", v->p_value);
+		else
+			fputs(",\"p_value\":null", t);
+	}
+	fprintf(t, ",\"drift\":%s", v->drift ? "true" : "false");
+	if (m->conf->detector->caps & DRIFTD_CAP_WARNING)
+		fprintf(t, ",\"warning\":%s", v->warning ? "true" : "false");
+	fputs("}\n", t);
+}
+
+static void notify(struct dd_pipeline *p, size_t i, enum dd_transition tr,
+                   const struct driftd_verdict *v, const struct dd_meta *meta,
+                   const struct dd_origin *at, int64_t now_ms)
+{
+	struct dd_alert_state *a = &p->alerts[i];
+	char model[256] = "";
+	if (meta->model_id) {
+		size_t l =
+		    meta->model_id_len < sizeof(model) - 1 ? meta->model_id_len : sizeof(model) - 1;
+		memcpy(model, meta->model_id, l);
+		model[l] = '\0';
+	}
+	struct dd_alert_info info = {
+	    .monitor = &p->conf->monitors[i],
+	    .state = a,
+	    .verdict = v,
+	    .transition = tr,
+	    .model_id = meta->model_id ? model : NULL,
+	    .at = at,
+	    .time_ms = now_ms,
+	    .hostname = p->hostname,
+	    .suppressed = a->suppressed,
+	};
+	json_t *alert = dd_alert_json(&info);
+	if (!alert) {
+		p->st.sink_errors++;
+		return;
+	}
+	a->suppressed = 0;
+	if (p->opts.announce && p->opts.log)
+		fprintf(p->opts.log, "driftd: %s %s [%s] %s\n",
+		        tr == DD_TRANSITION_FIRING ? "FIRING  " : "RESOLVED",
+		        p->conf->monitors[i].name,
+		        json_string_value(json_object_get(alert, "priority")),
+		        json_string_value(json_object_get(alert, "output")));
+	if (tr == DD_TRANSITION_FIRING)
+		p->st.fired++;
+	else
+		p->st.resolved++;
+	for (size_t s = 0; s < p->n_sinks; s++) {
+		struct sink *sk = &p->sinks[s];
+		p->out.len = 0;
+		p->out.err = 0;
+		int rc = sk->ops->format(sk->state, alert, &p->out);
+		if (rc == 0)
+			rc = sk->ops->deliver(sk->state, p->out.data, p->out.len);
+		if (rc < 0) {
+			p->st.sink_errors++;
+			if (p->opts.log)
+				fprintf(p->opts.log, "driftd: %s sink: cannot deliver alert: %s\n",
+				        sk->ops->name, strerror(-rc));
+		}
+	}
+	json_decref(alert);
+}
+
+static bool matches(const struct dd_monitor_conf *mc, const struct dd_meta *meta)
+{
+	if (mc->match_model && (!meta->model_id || meta->model_id_len != strlen(mc->match_model) ||
+	                        memcmp(meta->model_id, mc->match_model, meta->model_id_len) != 0))
+		return false;
+	if (mc->match_version &&
+	    (!meta->model_version || meta->model_version_len != strlen(mc->match_version) ||
+	     memcmp(meta->model_version, mc->match_version, meta->model_version_len) != 0))
+		return false;
+	return true;
+}
+
+int dd_pipeline_feed(struct dd_pipeline *p, const char *rec, size_t len, const struct dd_origin *at)
+{
+	struct dd_meta meta;
+	enum dd_reject why = DD_REJECT_NONE;
+	int rc = dd_decode(p->dec, p->fs, rec, len, &meta, p->vals, &why);
+	if (rc < 0) {
+		if (rc == -ENOMEM)
+			return rc;
+		dd_pipeline_reject(p, why == DD_REJECT_NONE ? DD_REJECT_SYNTAX : why, at);
+		return 0;
+	}
+	p->st.records++;
+	p->st.accepted++;
+	int64_t now_ms = meta.has_ts ? meta.ts_ms : -1;
+
+	for (size_t i = 0; i < p->n_mons; i++) {
+		struct dd_monitor *m = &p->mons[i];
+		if (!matches(m->conf, &meta))
+			continue;
+		struct driftd_verdict v;
+		rc = dd_monitor_feed(m, &p->vals[i], &v);
+		if (rc < 0) {
+			p->st.detector_errors++;
+			if (p->opts.log && p->detector_errors_logged++ < p->opts.reject_log_limit)
+				fprintf(p->opts.log, "driftd: monitor %s: detector %s failed: %s\n",
+				        m->conf->name, m->conf->detector->name, strerror(-rc));
+			continue;
+		}
+		if (rc == 0)
+			continue;
+		p->st.verdicts++;
+		if (p->opts.trace)
+			trace_verdict(p, m, &v, at);
+		if (now_ms < 0)
+			now_ms = wall_ms();
+		enum dd_transition tr = dd_alert_step(&p->alerts[i], m->conf, &v, at, now_ms);
+		if (tr != DD_TRANSITION_NONE)
+			notify(p, i, tr, &v, &meta, at, now_ms);
+	}
+	return 0;
+}
+
+int dd_pipeline_flush(struct dd_pipeline *p)
+{
+	int ret = 0;
+	for (size_t s = 0; s < p->n_sinks; s++)
+		if (p->sinks[s].ops->flush) {
+			int rc = p->sinks[s].ops->flush(p->sinks[s].state);
+			if (rc < 0 && ret == 0)
+				ret = rc;
+		}
+	if (p->opts.trace && fflush(p->opts.trace) != 0 && ret == 0)
+		ret = -errno;
+	return ret;
+}
+
+const struct dd_pipeline_stats *dd_pipeline_stats(const struct dd_pipeline *p)
+{
+	uint64_t sup = 0;
+	for (size_t i = 0; i < p->n_mons; i++)
+		sup += p->alerts[i].suppressed;
+	((struct dd_pipeline *)p)->st.suppressed = sup;
+	return &p->st;
+}
+
+void dd_pipeline_summary(const struct dd_pipeline *p, FILE *out)
+{
+	const struct dd_pipeline_stats *st = dd_pipeline_stats(p);
+	uint64_t rejected = st->records - st->accepted;
+	fprintf(out, "driftd: %" PRIu64 " records, %" PRIu64 " accepted, %" PRIu64 " rejected",
+	        st->records, st->accepted, rejected);
+	for (int r = 1; r < DD_REJECT__MAX; r++)
+		if (st->rejects[r])
+			fprintf(out, " %s=%" PRIu64, dd_reject_name((enum dd_reject)r),
+			        st->rejects[r]);
+	fprintf(out, "; alerts: %" PRIu64 " firing, %" PRIu64 " resolved", st->fired, st->resolved);
+	if (st->suppressed)
+		fprintf(out, ", %" PRIu64 " suppressed", st->suppressed);
+	if (st->detector_errors || st->sink_errors)
+		fprintf(out, "; errors: detector=%" PRIu64 " sink=%" PRIu64, st->detector_errors,
+		        st->sink_errors);
+	fputc('\n', out);
+	for (size_t i = 0; i < p->n_mons; i++) {
+		const struct dd_monitor *m = &p->mons[i];
+		fprintf(out,
+		        "driftd:   %-24s %-13s matched=%" PRIu64 " used=%" PRIu64
+		        " verdicts=%" PRIu64 " drift=%" PRIu64 "%s",
+		        m->conf->name, m->conf->detector->name, m->matched, m->used, m->verdicts,
+		        m->drifts, p->alerts[i].firing ? " FIRING" : "");
+		for (int s = 0; s < DD_SKIP__MAX; s++)
+			if (m->skipped[s])
+				fprintf(out, " %s=%" PRIu64, dd_skip_name((enum dd_skip)s),
+				        m->skipped[s]);
+		if (m->phase == DD_MON_REFERENCE)
+			fprintf(out, " (reference incomplete: %" PRIu64 "/%zu)", m->ref_n,
+			        m->conf->reference_size);
+		fputc('\n', out);
+	}
+}

@@ -1,0 +1,52 @@
+/* The event pipeline shared by replay, service mode and the demo: decode -> route -> monitors
+ * -> alert engine -> sinks, with per-reason reject counts and an optional verdict trace. */
+#ifndef DRIFTD_PIPELINE_H
+#define DRIFTD_PIPELINE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "decode.h"
+#include "origin.h"
+
+struct dd_pipeline;
+
+struct dd_pipeline_opts {
+	FILE *log;   /* diagnostics (stderr); NULL = silent */
+	FILE *trace; /* one JSON line per verdict; NULL = off */
+	/* Also write each notification's one-line `output` to log (the demo's narration). */
+	bool announce;
+	/* Rejects reported per reason before further ones are only counted. */
+	unsigned reject_log_limit;
+};
+
+struct dd_pipeline_stats {
+	uint64_t records;  /* every record offered, rejected ones included */
+	uint64_t accepted; /* decoded and routed */
+	uint64_t rejects[DD_REJECT__MAX];
+	uint64_t verdicts;
+	uint64_t fired;
+	uint64_t resolved;
+	uint64_t suppressed;
+	uint64_t detector_errors;
+	uint64_t sink_errors;
+};
+
+int dd_pipeline_new(const struct dd_config *c, const struct dd_pipeline_opts *opts,
+                    struct dd_pipeline **ret);
+void dd_pipeline_free(struct dd_pipeline *p);
+
+/* Offer one record. Never fails on bad input: rejects are counted and reported. Returns a
+ * negative errno only when the pipeline itself cannot go on (out of memory). */
+int dd_pipeline_feed(struct dd_pipeline *p, const char *rec, size_t len,
+                     const struct dd_origin *at);
+/* Count a record the reader refused before decoding (e.g. a line over the size limit). */
+void dd_pipeline_reject(struct dd_pipeline *p, enum dd_reject why, const struct dd_origin *at);
+
+int dd_pipeline_flush(struct dd_pipeline *p);
+const struct dd_pipeline_stats *dd_pipeline_stats(const struct dd_pipeline *p);
+/* Human summary: records, rejects by reason, per-monitor counts, alerts. */
+void dd_pipeline_summary(const struct dd_pipeline *p, FILE *out);
+
+#endif

@@ -1,0 +1,78 @@
+/* The JSONL sinks: `stdout` (the CLI contract: alerts only, one object per line, flushed line
+ * by line) and `file` (appended, one object per line). Writes retry on EINTR and short writes
+ * so a line is never torn by a signal. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sinks.h"
+
+struct file_sink {
+	int fd;
+	bool owned;
+};
+
+static int file_open(void *state, const json_t *conf)
+{
+	struct file_sink *s = state;
+	const char *path = json_string_value(json_object_get(conf, "path"));
+	if (!path) {
+		s->fd = STDOUT_FILENO;
+		return 0;
+	}
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return -errno;
+	s->fd = fd;
+	s->owned = true;
+	return 0;
+}
+
+static int jsonl_format(const void *state, const json_t *alert, struct driftd_buf *out)
+{
+	char *line = json_dumps(alert, JSON_COMPACT | JSON_REAL_PRECISION(17));
+	if (!line)
+		return -ENOMEM;
+	driftd_buf_put(out, line, strlen(line));
+	driftd_buf_put(out, "\n", 1);
+	free(line);
+	return out->err;
+}
+
+static int file_deliver(void *state, const uint8_t *data, size_t len)
+{
+	struct file_sink *s = state;
+	while (len > 0) {
+		ssize_t n = write(s->fd, data, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void file_close(void *state)
+{
+	struct file_sink *s = state;
+	if (s->owned && s->fd >= 0)
+		close(s->fd);
+	s->owned = false;
+	s->fd = -1;
+}
+
+const struct driftd_sink_ops dd_sink_jsonl = {
+    .abi_version = DRIFTD_SINK_ABI,
+    .struct_size = sizeof(struct driftd_sink_ops),
+    .name = "file",
+    .state_size = sizeof(struct file_sink),
+    .open = file_open,
+    .format = jsonl_format,
+    .deliver = file_deliver,
+    .close = file_close,
+};
