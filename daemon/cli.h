@@ -1,0 +1,28 @@
+/* Subcommands of the driftd binary; each returns the process exit status. */
+#ifndef DRIFTD_CLI_H
+#define DRIFTD_CLI_H
+
+#include <stdio.h>
+
+/* Exit statuses shared by every subcommand. */
+enum {
+	DD_EXIT_OK = 0,
+	DD_EXIT_FAIL = 1,  /* bad config, unreadable input, runtime failure */
+	DD_EXIT_USAGE = 2, /* bad command line */
+};
+
+int dd_cmd_replay(int argc, char **argv);
+int dd_cmd_check(int argc, char **argv);
+int dd_cmd_detectors(int argc, char **argv);
+int dd_cmd_demo(int argc, char **argv);
+int dd_cmd_run(int argc, char **argv);
+
+/* The demo's synthetic traffic, also used by the end-to-end tests and the benchmark. */
+struct dd_synth_opts {
+	unsigned long long n;     /* events */
+	unsigned long long shift; /* index where the poisoning episode starts (>= n: none) */
+	unsigned long long seed;
+};
+int dd_synth_write(const struct dd_synth_opts *o, FILE *out);
+
+#endif

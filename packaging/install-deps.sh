@@ -1,0 +1,31 @@
+#!/bin/sh
+# Install what driftd needs to build and test on Debian 12 (bookworm). Idempotent: does
+# nothing when every package is already installed. Run as root (CI and fresh machines are).
+set -eu
+
+PKGS="build-essential cmake ninja-build pkg-config git
+ libjansson-dev libyaml-dev libgsl-dev libsimdjson-dev libssl-dev
+ librdkafka-dev libsystemd-dev libcurl4-openssl-dev libcmocka-dev
+ clang clang-format libclang-rt-14-dev
+ python3 python3-venv python3-pip"
+
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' \
+		|| missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+echo "install-deps: installing:$missing" >&2
+if [ "$(id -u)" -ne 0 ]; then
+	if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else
+		echo "install-deps: run as root (or install:$missing)" >&2
+		exit 1
+	fi
+else
+	SUDO=
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,42 @@
+#!/bin/sh
+# `driftd check` on every tests/scenarios/bad-*.yaml must exit 1 and print the location and
+# message named on the file's first line ("# expect: LINE:COL: text"); good-*.yaml must pass.
+# Also: --version, --help of each command, and replay of garbage-only input exiting 0.
+set -u
+driftd=$1
+dir=$2
+fail=0
+pass=0
+for f in "$dir"/bad-*.yaml; do
+	want=$(sed -n '1s/^# expect: //p' "$f")
+	out=$("$driftd" check -c "$f" 2>&1)
+	rc=$?
+	if [ $rc -ne 1 ]; then
+		echo "FAIL $f: exit $rc, want 1: $out"; fail=$((fail + 1)); continue
+	fi
+	case "$out" in
+	*"$f:$want"*) pass=$((pass + 1)) ;;
+	*) echo "FAIL $f: want '$f:$want' in: $out"; fail=$((fail + 1)) ;;
+	esac
+done
+for f in "$dir"/good-*.yaml "$dir"/../../packaging/driftd.yaml; do
+	if out=$("$driftd" check -c "$f" 2>&1); then pass=$((pass + 1)); else
+		echo "FAIL $f: $out"; fail=$((fail + 1)); fi
+done
+for cmd in replay check detectors demo run; do
+	if "$driftd" $cmd --help >/dev/null 2>&1; then pass=$((pass + 1)); else
+		echo "FAIL: driftd $cmd --help"; fail=$((fail + 1)); fi
+done
+if "$driftd" --version | grep -q '^driftd [0-9]'; then pass=$((pass + 1)); else
+	echo "FAIL: --version"; fail=$((fail + 1)); fi
+# Garbage only: processed (exit 0), nothing on stdout, rejects reported.
+out=$(printf 'garbage\n[1]\n{"a":\n\n' | "$driftd" replay -c "$dir/good-minimal.yaml" 2>/tmp/driftd-cli-err.$$)
+rc=$?
+if [ $rc -eq 0 ] && [ -z "$out" ] && grep -q -- '-:1: record rejected: syntax' /tmp/driftd-cli-err.$$; then
+	pass=$((pass + 1)); else echo "FAIL: garbage replay rc=$rc out=$out"; cat /tmp/driftd-cli-err.$$; fail=$((fail + 1)); fi
+rm -f /tmp/driftd-cli-err.$$
+# Missing input file: exit 1 with the name.
+if "$driftd" replay -c "$dir/good-minimal.yaml" /nonexistent/x.jsonl 2>&1 | grep -q '/nonexistent/x.jsonl'; then
+	pass=$((pass + 1)); else echo "FAIL: missing input not reported"; fail=$((fail + 1)); fi
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
