@@ -644,6 +644,78 @@ static void test_restore_rejects(void **st)
 	dd_instance_free(fresh);
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* D by brute force: ECDFs (count of values <= v) at every pooled value v */
+static double brute_d(const double *x, size_t m, const double *y, size_t n)
+{
+	double best_max = -INFINITY, best_min = INFINITY;
+	for (size_t k = 0; k < m + n; k++) {
+		double v = k < m ? x[k] : y[k - m];
+		size_t i = 0, j = 0;
+		for (size_t a = 0; a < m; a++)
+			i += x[a] <= v;
+		for (size_t b = 0; b < n; b++)
+			j += y[b] <= v;
+		double diff = (double)i / (double)m - (double)j / (double)n;
+		best_max = fmax(best_max, diff);
+		best_min = fmin(best_min, diff);
+	}
+	double min_s = fmin(fmax(-best_min, 0), 1);
+	return min_s > best_max ? min_s : best_max;
+}
+
+/* The in-place sort and the merge against brute force on orders that trouble quicksorts. */
+static void test_sort_patterns(void **st)
+{
+	enum { M = 700, N = 500 };
+	static double x[M], y[N], xs[M];
+	uint64_t r = 12345;
+	for (int pat = 0; pat < 8; pat++) {
+		for (int i = 0; i < M; i++) {
+			r = r * 6364136223846793005u + 1442695040888963407u;
+			double u = (double)(r >> 11) * 0x1p-53;
+			/* random, sorted, reversed, constant, three values, organ pipe, signed
+			 * zeros, nearly sorted */
+			const double v[8] = {u,
+			                     i,
+			                     M - i,
+			                     4,
+			                     floor(u * 3),
+			                     i < M / 2 ? i : M - i,
+			                     (i % 2) ? -0.0 : 0.0,
+			                     i % 7 == 0 ? u : i};
+			x[i] = v[pat];
+		}
+		for (int i = 0; i < N; i++)
+			y[i] = x[(i * 7) % M] + (pat % 2 ? 0.0 : 0.25);
+		struct dd_instance *in = ks_new("auto", M, N);
+		ks_feed(in, x, M, y, N);
+		struct driftd_verdict v;
+		assert_int_equal(ks_eval(in, &v), 0);
+		double d = brute_d(x, M, y, N), p;
+		assert_int_equal(dd_ks2_pvalue(M, N, &d, DD_KS2_AUTO, &p, NULL), 0);
+		assert_true(v.score == d);
+		assert_true(v.p_value == p);
+		/* the snapshot holds the reference sorted */
+		struct driftd_buf b = {0};
+		assert_int_equal(in->ops->snapshot(&in->ctx, &b), 0);
+		memcpy(xs, x, sizeof(x));
+		qsort(xs, M, sizeof(double), cmp_double);
+		for (int i = 0; i < M; i++) {
+			double got;
+			memcpy(&got, b.data + 24 + 8 * i, sizeof(got));
+			assert_true(got == xs[i]);
+		}
+		driftd_buf_free(&b);
+		dd_instance_free(in);
+	}
+}
+
 static void test_distribution_api(void **st)
 {
 	double d = 0.5, p;
@@ -689,6 +761,7 @@ int main(void)
 	    cmocka_unit_test(test_enodata),
 	    cmocka_unit_test(test_snapshot_roundtrip),
 	    cmocka_unit_test(test_restore_rejects),
+	    cmocka_unit_test(test_sort_patterns),
 	    cmocka_unit_test(test_distribution_api),
 	    cmocka_unit_test(test_published),
 	    cmocka_unit_test(test_smirnov_points),
