@@ -59,7 +59,7 @@ double dd_param_get(const struct driftd_param *p, const void *config)
 		return e;
 	}
 	}
-	return NAN;
+	return (double)NAN;
 }
 
 void dd_params_defaults(const struct driftd_detector_ops *ops, void *config)

@@ -79,7 +79,7 @@ int dd_monitor_feed(struct dd_monitor *m, const struct driftd_value *v, struct d
 		return 0;
 
 	memset(out, 0, sizeof(*out));
-	out->p_value = NAN;
+	out->p_value = (double)NAN;
 	rc = ops->evaluate(ctx, out);
 	if (m->conf->window_size) {
 		m->win_n = 0;
