@@ -109,15 +109,6 @@ static inline struct ddr ddr_sub_d(struct ddr l, double r)
 	return (struct ddr){s1, s2};
 }
 
-static inline struct ddr d_sub_ddr(double l, struct ddr r)
-{
-	double s2;
-	double s1 = two_sum(l, -r.hi, &s2);
-	s2 -= r.lo;
-	s1 = quick_two_sum(s1, s2, &s2);
-	return (struct ddr){s1, s2};
-}
-
 static inline struct ddr ddr_mul(struct ddr l, struct ddr r)
 {
 	double p2;
