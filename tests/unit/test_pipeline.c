@@ -1,0 +1,143 @@
+/* Pipeline and monitors: routing by `match`, reference then tumbling windows, per-monitor
+ * skip counts, reject counting with locations, alerts on the file sink. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "pipeline.h"
+
+static struct dd_config *load(const char *text)
+{
+	struct dd_config *c = NULL;
+	if (dd_config_parse("t.yaml", text, strlen(text), stderr, &c) < 0)
+		fail_msg("config rejected");
+	return c;
+}
+
+static void feed(struct dd_pipeline *p, const char *rec, uint64_t *idx)
+{
+	struct dd_origin at = {.input = "in.jsonl", .line = *idx + 1, .index = *idx};
+	assert_int_equal(dd_pipeline_feed(p, rec, strlen(rec), &at), 0);
+	(*idx)++;
+}
+
+static void test_windows_and_routing(void **unused)
+{
+	char path[] = "/tmp/driftd-test-alerts-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	char text[1024];
+	snprintf(
+	    text, sizeof(text),
+	    "monitors:\n"
+	    "  - {name: a, match: {model: m1}, field: /input/x, detector: psi,\n"
+	    "     params: {threshold: 0.5, bins: 4}, reference: {size: 8}, window: {size: 4}}\n"
+	    "  - {name: b, match: {model: m2}, field: /input/x, detector: page_hinkley}\n"
+	    "alerts: {sinks: [{file: {path: %s}}]}\n",
+	    path);
+	struct dd_config *c = load(text);
+	char *log = NULL, *trace = NULL;
+	size_t loglen = 0, tracelen = 0;
+	FILE *lf = open_memstream(&log, &loglen), *tf = open_memstream(&trace, &tracelen);
+	struct dd_pipeline_opts o = {.log = lf, .trace = tf, .reject_log_limit = 2};
+	struct dd_pipeline *p;
+	assert_int_equal(dd_pipeline_new(c, &o, &p), 0);
+	uint64_t idx = 0;
+	char rec[256];
+	/* reference: 8 values 0..7 for m1 */
+	for (int i = 0; i < 8; i++) {
+		snprintf(rec, sizeof(rec), "{\"model\":{\"id\":\"m1\"},\"input\":{\"x\":%d}}", i);
+		feed(p, rec, &idx);
+	}
+	feed(p, "{\"model\":{\"id\":\"m1\"},\"input\":{}}", &idx);            /* missing */
+	feed(p, "{\"model\":{\"id\":\"m1\"},\"input\":{\"x\":\"a\"}}", &idx); /* wrong type */
+	feed(p, "not json", &idx);                                            /* syntax */
+	feed(p, "[]", &idx);                                                  /* not_object */
+	feed(p, "{}", &idx);                                                  /* no_model */
+	feed(p, "{\"model\":{\"id\":\"m2\"},\"input\":{\"x\":1}}", &idx);     /* routed to b */
+	/* window 1: all values far above the reference: psi must breach 0.5 */
+	for (int i = 0; i < 4; i++)
+		feed(p, "{\"model\":{\"id\":\"m1\"},\"input\":{\"x\":100}}", &idx);
+	/* window 2: like the reference: resolves */
+	for (int i = 0; i < 4; i++) {
+		snprintf(rec, sizeof(rec), "{\"model\":{\"id\":\"m1\"},\"input\":{\"x\":%d}}",
+		         2 * i);
+		feed(p, rec, &idx);
+	}
+	assert_int_equal(dd_pipeline_flush(p), 0);
+	const struct dd_pipeline_stats *st = dd_pipeline_stats(p);
+	assert_int_equal(st->records, idx);
+	assert_int_equal(st->accepted, idx - 3);
+	assert_int_equal(st->rejects[DD_REJECT_SYNTAX], 1);
+	assert_int_equal(st->rejects[DD_REJECT_NOT_OBJECT], 1);
+	assert_int_equal(st->rejects[DD_REJECT_NO_MODEL], 1);
+	assert_int_equal(st->verdicts, 2 + 1); /* two psi windows, one page_hinkley value */
+	assert_int_equal(st->fired, 1);
+	assert_int_equal(st->resolved, 1);
+	dd_pipeline_summary(p, lf);
+	dd_pipeline_free(p);
+	fclose(lf);
+	fclose(tf);
+	assert_non_null(strstr(log, "in.jsonl:11: record rejected: syntax"));
+	assert_non_null(strstr(log, "missing=1 wrong_type=1"));
+	/* the first window closes at record 17 (0-based 8 ref + 6 others + 4 window - 1) */
+	assert_non_null(strstr(trace, "{\"monitor\":\"a\",\"event.index\":17,"));
+	assert_non_null(strstr(trace, "{\"monitor\":\"b\",\"event.index\":13,"));
+
+	FILE *af = fopen(path, "r");
+	char line[4096];
+	assert_non_null(fgets(line, sizeof(line), af));
+	assert_non_null(strstr(line, "\"status\":\"firing\""));
+	assert_non_null(strstr(line, "\"event.index\":17"));
+	assert_non_null(strstr(line, "\"model.id\":\"m1\""));
+	assert_non_null(fgets(line, sizeof(line), af));
+	assert_non_null(strstr(line, "\"status\":\"resolved\""));
+	assert_null(fgets(line, sizeof(line), af));
+	fclose(af);
+	unlink(path);
+	free(log);
+	free(trace);
+	dd_config_free(c);
+}
+
+static void test_reject_log_is_rate_limited(void **unused)
+{
+	struct dd_config *c =
+	    load("monitors: [{name: a, field: /input/x, detector: page_hinkley}]\n");
+	char *log = NULL;
+	size_t len = 0;
+	FILE *lf = open_memstream(&log, &len);
+	struct dd_pipeline_opts o = {.log = lf, .reject_log_limit = 3};
+	struct dd_pipeline *p;
+	assert_int_equal(dd_pipeline_new(c, &o, &p), 0);
+	uint64_t idx = 0;
+	for (int i = 0; i < 1000; i++)
+		feed(p, "{", &idx);
+	assert_int_equal(dd_pipeline_stats(p)->rejects[DD_REJECT_SYNTAX], 1000);
+	dd_pipeline_free(p);
+	fclose(lf);
+	int lines = 0;
+	for (char *s = log; (s = strchr(s, '\n')); s++)
+		lines++;
+	assert_int_equal(lines, 3);
+	assert_non_null(strstr(log, "further rejects of this kind are only counted"));
+	free(log);
+	dd_config_free(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_windows_and_routing),
+	    cmocka_unit_test(test_reject_log_is_rate_limited),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
