@@ -49,7 +49,7 @@ test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
 
 bench: build venv
-	sh bench/run.sh $(BUILD) $(VENV)
+	$(VENV)/bin/python bench/run.py $(BUILD)
 
 docs: build
 	$(BUILD)/daemon/driftd detectors --markdown > docs/detectors.md

@@ -7,7 +7,7 @@ categorical /input/country, and /output/score, /output/label (a logistic score o
 features). From event N/2 on, /input/f3 is shifted by +1 std, so an end-to-end bench sees
 exactly one drifting feature. Output is deterministic for a given N and seed.
 
-usage: gen_workload.py OUT.jsonl [N] [--seed SEED]
+usage: gen_workload.py OUT.jsonl [N] [--seed SEED]   (N and OUT may come in either order)
 """
 import argparse
 import hashlib
@@ -23,12 +23,16 @@ START = datetime(2026, 11, 27, tzinfo=timezone.utc)
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("out", help="JSONL path to write")
-    ap.add_argument("n", nargs="?", type=int, default=1_000_000, help="events (1000000)")
+    ap.add_argument("args", nargs="+", metavar="OUT.jsonl [N]",
+                    help="path to write and number of events (1000000), in either order")
     ap.add_argument("--seed", type=int, default=20261127, help="random seed")
     a = ap.parse_args()
-    if a.n < 0:
-        ap.error("N must be >= 0")
+    nums = [x for x in a.args if x.isdigit()]
+    paths = [x for x in a.args if not x.isdigit()]
+    if len(paths) != 1 or len(nums) > 1:
+        ap.error("want one output path and at most one event count")
+    a.out = paths[0]
+    a.n = int(nums[0]) if nums else 1_000_000
 
     rng = random.Random(a.seed)
     mu = [round(rng.uniform(-5, 50), 2) for _ in range(10)]

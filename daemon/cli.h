@@ -16,6 +16,7 @@ int dd_cmd_check(int argc, char **argv);
 int dd_cmd_detectors(int argc, char **argv);
 int dd_cmd_demo(int argc, char **argv);
 int dd_cmd_run(int argc, char **argv);
+int dd_cmd_baseline(int argc, char **argv);
 
 /* The demo's synthetic traffic, also used by the end-to-end tests and the benchmark. */
 struct dd_synth_opts {

@@ -43,7 +43,7 @@ int dd_cmd_check(int argc, char **argv)
 		return DD_EXIT_USAGE;
 	}
 	struct dd_config *conf = NULL;
-	if (dd_config_load(config, stderr, &conf) < 0)
+	if (dd_config_load(config, 0, stderr, &conf) < 0)
 		return DD_EXIT_FAIL;
 	if (!quiet)
 		printf("%s: ok (%zu monitor%s)\n", config, conf->n_monitors,

@@ -67,7 +67,7 @@ int dd_cmd_demo(int argc, char **argv)
 		return DD_EXIT_USAGE;
 	}
 	struct dd_config *conf = NULL;
-	if (dd_config_parse("<demo>", demo_config, sizeof(demo_config) - 1, stderr, &conf) < 0)
+	if (dd_config_parse("<demo>", demo_config, sizeof(demo_config) - 1, 0, stderr, &conf) < 0)
 		return DD_EXIT_FAIL;
 
 	char *traffic = NULL;

@@ -1,7 +1,6 @@
-/* `driftd replay`: the pipeline over JSONL files or stdin. Lines are read in large chunks and
- * split with memchr; a line longer than the record limit is skipped to its newline without
- * being held in memory, and counted as too_large. Every line is a record (event.index counts
- * them all, across inputs in order, malformed ones included). */
+/* `driftd replay`: the pipeline over JSONL files or stdin. Every line is a record (event.index
+ * counts them all, across inputs in order, malformed ones included); lib/reader.c splits the lines.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -12,6 +11,7 @@
 #include "cli.h"
 #include "config.h"
 #include "pipeline.h"
+#include "reader.h"
 
 static void replay_usage(FILE *out)
 {
@@ -32,77 +32,6 @@ static void replay_usage(FILE *out)
 	    "Exit status: 0 when the input was processed (whatever it contained), 1 on a bad\n"
 	    "configuration or an unreadable input, 2 on a bad command line.\n",
 	    out);
-}
-
-struct reader {
-	char *buf;
-	size_t cap;
-	uint64_t index; /* next record's event.index */
-};
-
-/* Feed every line of fd. Returns 0 or a negative errno for a read error. */
-static int replay_fd(struct dd_pipeline *p, struct reader *r, int fd, const char *name,
-                     size_t max_record)
-{
-	size_t have = 0;       /* bytes in buf not yet consumed */
-	bool skipping = false; /* inside an over-long line */
-	uint64_t line = 0;
-	for (;;) {
-		ssize_t n = read(fd, r->buf + have, r->cap - have);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		bool eof = n == 0;
-		have += (size_t)n;
-		size_t off = 0;
-		for (;;) {
-			char *nl = memchr(r->buf + off, '\n', have - off);
-			if (!nl)
-				break;
-			size_t len = (size_t)(nl - (r->buf + off));
-			struct dd_origin at = {.input = name, .line = ++line, .index = r->index++};
-			if (skipping) {
-				skipping = false;
-				dd_pipeline_reject(p, DD_REJECT_TOO_LARGE, &at);
-			} else {
-				if (len && r->buf[off + len - 1] == '\r')
-					len--;
-				if (len > max_record)
-					dd_pipeline_reject(p, DD_REJECT_TOO_LARGE, &at);
-				else {
-					int rc = dd_pipeline_feed(p, r->buf + off, len, &at);
-					if (rc < 0)
-						return rc;
-				}
-			}
-			off = (size_t)(nl - r->buf) + 1;
-		}
-		memmove(r->buf, r->buf + off, have - off);
-		have -= off;
-		if (eof) {
-			if (skipping || have > 0) {
-				/* The last line has no newline: still a record. */
-				struct dd_origin at = {
-				    .input = name, .line = ++line, .index = r->index++};
-				if (skipping || have > max_record)
-					dd_pipeline_reject(p, DD_REJECT_TOO_LARGE, &at);
-				else {
-					int rc = dd_pipeline_feed(p, r->buf, have, &at);
-					if (rc < 0)
-						return rc;
-				}
-			}
-			return 0;
-		}
-		if (have == r->cap) {
-			/* The buffer holds more than max_record without a newline: drop it and
-			 * skip to the end of this line. */
-			skipping = true;
-			have = 0;
-		}
-	}
 }
 
 int dd_cmd_replay(int argc, char **argv)
@@ -154,13 +83,13 @@ int dd_cmd_replay(int argc, char **argv)
 	}
 
 	struct dd_config *conf = NULL;
-	if (dd_config_load(config, stderr, &conf) < 0)
+	if (dd_config_load(config, 0, stderr, &conf) < 0)
 		return DD_EXIT_FAIL;
 
 	int status = DD_EXIT_FAIL;
 	FILE *tf = NULL;
 	struct dd_pipeline *p = NULL;
-	struct reader r = {0};
+	struct dd_reader r = {0};
 	if (trace) {
 		tf = fopen(trace, "we");
 		if (!tf) {
@@ -176,10 +105,7 @@ int dd_cmd_replay(int argc, char **argv)
 		fprintf(stderr, "driftd replay: cannot start the pipeline: %s\n", strerror(-rc));
 		goto out;
 	}
-	/* A chunk holds at least one maximal record plus its newline. */
-	r.cap = conf->max_record + 2 > (4u << 20) ? conf->max_record + 2 : (4u << 20);
-	r.buf = malloc(r.cap);
-	if (!r.buf)
+	if (dd_reader_init(&r, conf->max_record) < 0)
 		goto out;
 
 	status = DD_EXIT_OK;
@@ -195,7 +121,7 @@ int dd_cmd_replay(int argc, char **argv)
 			status = DD_EXIT_FAIL;
 			continue;
 		}
-		rc = replay_fd(p, &r, fd, in, conf->max_record);
+		rc = dd_reader_feed_fd(&r, fd, in, p);
 		if (!is_stdin)
 			close(fd);
 		if (rc < 0) {
@@ -210,7 +136,7 @@ int dd_cmd_replay(int argc, char **argv)
 	if (!quiet)
 		dd_pipeline_summary(p, stderr);
 out:
-	free(r.buf);
+	dd_reader_done(&r);
 	dd_pipeline_free(p);
 	if (tf && fclose(tf) != 0) {
 		fprintf(stderr, "driftd replay: %s: %s\n", trace, strerror(errno));

@@ -34,7 +34,7 @@ int dd_cmd_run(int argc, char **argv)
 		return DD_EXIT_USAGE;
 	}
 	struct dd_config *conf = NULL;
-	if (dd_config_load(config, stderr, &conf) < 0)
+	if (dd_config_load(config, 0, stderr, &conf) < 0)
 		return DD_EXIT_FAIL;
 	dd_config_free(conf);
 	fprintf(stderr, "driftd run: the Kafka source is not part of this build yet; use "

@@ -10,6 +10,7 @@
 #include <openssl/sha.h>
 
 #include "alert.h"
+#include "baseline.h"
 #include "decode.h"
 
 static void hex(const unsigned char *in, size_t n, char *out)
@@ -176,6 +177,9 @@ json_t *dd_alert_json(const struct dd_alert_info *in)
 		                    json_integer((json_int_t)in->state->episode.index));
 	}
 	json_object_set_new(f, "alerts.suppressed", json_integer((json_int_t)in->suppressed));
+	if (mc->baseline)
+		json_object_set_new(f, "reference.sha256",
+		                    json_string(dd_baseline_sha256(mc->baseline)));
 
 	json_t *a = json_object();
 	json_object_set_new(a, "id", json_string(id));

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "baseline.h"
 #include "config.h"
 #include "host.h"
 #include "yamltree.h"
@@ -15,6 +16,7 @@
 struct vctx {
 	const struct dd_yaml_doc *doc;
 	FILE *diag;
+	unsigned flags;
 	int errors;
 };
 
@@ -365,33 +367,74 @@ static void parse_params(struct vctx *v, const json_t *mon, struct dd_monitor_co
 	}
 }
 
-static void parse_size_block(struct vctx *v, const json_t *mon, const char *key, size_t *out,
-                             bool wanted, const struct driftd_detector_ops *ops)
+/* A relative baseline path is taken relative to the configuration file's directory, so a
+ * unit's working directory does not matter. */
+static char *resolve_path(const char *config_path, const char *file)
+{
+	if (file[0] == '/' || !strchr(config_path, '/'))
+		return strdup(file);
+	size_t dir = (size_t)(strrchr(config_path, '/') - config_path);
+	size_t n = dir + 1 + strlen(file) + 1;
+	char *p = malloc(n);
+	if (p)
+		snprintf(p, n, "%.*s/%s", (int)dir, config_path, file);
+	return p;
+}
+
+static void parse_reference_file(struct vctx *v, const json_t *blk, struct dd_monitor_conf *m)
+{
+	char *file = NULL;
+	if (!get_string(v, blk, "file", false, "reference", &file))
+		return;
+	m->reference_file = resolve_path(dd_yaml_name(v->doc), file);
+	free(file);
+	if (!m->reference_file || (v->flags & DD_CONFIG_SKIP_BASELINES))
+		return;
+	struct dd_pos pos = dd_yaml_pos_value(v->doc, blk, "file");
+	char err[512];
+	if (dd_baseline_read(m->reference_file, &m->baseline, err, sizeof(err)) < 0) {
+		verr(v, pos, "%s", err);
+		return;
+	}
+	const char *field = NULL;
+	m->baseline_values = dd_baseline_values(m->baseline, m->name ? m->name : "", &field);
+	if (!m->baseline_values)
+		verr(v, pos,
+		     "baseline %s has no reference for monitor '%s' (build it with `driftd "
+		     "baseline -c CONFIG INPUT... -o FILE`)",
+		     m->reference_file, m->name ? m->name : "");
+	else if (m->field && strcmp(field, m->field) != 0)
+		verr(v, pos, "baseline %s was built from field %s; monitor '%s' reads %s",
+		     m->reference_file, field, m->name, m->field);
+	else
+		m->reference_size = json_array_size(m->baseline_values);
+}
+
+static void parse_size_block(struct vctx *v, const json_t *mon, const char *key,
+                             struct dd_monitor_conf *m, size_t *out, bool wanted)
 {
 	const json_t *blk = json_object_get(mon, key);
 	if (!wanted) {
 		if (blk)
 			verr(v, dd_yaml_pos_key(v->doc, mon, key),
-			     "detector '%s' is streaming and takes no '%s'", ops->name, key);
+			     "detector '%s' is streaming and takes no '%s'", m->detector->name,
+			     key);
 		return;
 	}
-	char where[32];
-	snprintf(where, sizeof(where), "%s", key);
 	blk = get_object(v, mon, key, true, "monitor");
 	if (!blk)
 		return;
 	static const char *const ref_keys[] = {"size", "file", NULL};
 	static const char *const win_keys[] = {"size", NULL};
 	bool is_ref = strcmp(key, "reference") == 0;
-	check_keys(v, blk, where, is_ref ? ref_keys : win_keys);
-	if (is_ref && json_object_get(blk, "file")) {
-		verr(v, dd_yaml_pos_key(v->doc, blk, "file"),
-		     "reference files are not supported yet; use {size: N} (first N events)");
-		return;
-	}
+	check_keys(v, blk, key, is_ref ? ref_keys : win_keys);
+	bool has_file = is_ref && json_object_get(blk, "file");
+	/* With a file, `size` only tells `driftd baseline` how many values to collect. */
 	uint64_t n = 0;
-	if (get_uint(v, blk, "size", true, where, 1, 10000000, &n))
+	if (get_uint(v, blk, "size", !has_file, key, 1, 10000000, &n))
 		*out = (size_t)n;
+	if (has_file)
+		parse_reference_file(v, blk, m);
 }
 
 static void parse_tags(struct vctx *v, const json_t *mon, struct dd_monitor_conf *m)
@@ -475,8 +518,8 @@ static void parse_monitor(struct vctx *v, const json_t *mon, struct dd_monitor_c
 	if (m->detector) {
 		parse_params(v, mon, m);
 		bool windowed = driftd_kind_uses_reference(m->detector->kind);
-		parse_size_block(v, mon, "reference", &m->reference_size, windowed, m->detector);
-		parse_size_block(v, mon, "window", &m->window_size, windowed, m->detector);
+		parse_size_block(v, mon, "reference", m, &m->reference_size, windowed);
+		parse_size_block(v, mon, "window", m, &m->window_size, windowed);
 	}
 
 	m->severity = DD_SEV_WARNING;
@@ -737,7 +780,7 @@ static void parse_root(struct vctx *v, const json_t *root, struct dd_config *c)
 	}
 }
 
-int dd_config_parse(const char *name, const char *text, size_t len, FILE *diag,
+int dd_config_parse(const char *name, const char *text, size_t len, unsigned flags, FILE *diag,
                     struct dd_config **ret)
 {
 	char err[1024];
@@ -754,7 +797,7 @@ int dd_config_parse(const char *name, const char *text, size_t len, FILE *diag,
 		return -ENOMEM;
 	}
 	c->path = strdup(name);
-	struct vctx v = {.doc = doc, .diag = diag};
+	struct vctx v = {.doc = doc, .diag = diag, .flags = flags};
 	parse_root(&v, dd_yaml_root(doc), c);
 	dd_yaml_doc_free(doc);
 	if (v.errors) {
@@ -765,7 +808,7 @@ int dd_config_parse(const char *name, const char *text, size_t len, FILE *diag,
 	return 0;
 }
 
-int dd_config_load(const char *path, FILE *diag, struct dd_config **ret)
+int dd_config_load(const char *path, unsigned flags, FILE *diag, struct dd_config **ret)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f) {
@@ -793,7 +836,7 @@ int dd_config_load(const char *path, FILE *diag, struct dd_config **ret)
 		free(buf);
 		return e ? -e : -EFBIG;
 	}
-	int rc = dd_config_parse(path, buf, len, diag, ret);
+	int rc = dd_config_parse(path, buf, len, flags, diag, ret);
 	free(buf);
 	return rc;
 }
@@ -816,6 +859,8 @@ void dd_config_free(struct dd_config *c)
 		free(m->params);
 		free(m->match_model);
 		free(m->match_version);
+		free(m->reference_file);
+		dd_baseline_free(m->baseline);
 		free_strv(m->tags, m->n_tags);
 	}
 	free(c->monitors);

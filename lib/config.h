@@ -34,7 +34,10 @@ struct dd_monitor_conf {
 	char *match_model;
 	char *match_version;
 	size_t reference_size; /* 0 for streaming detectors */
-	size_t window_size;    /* 0 for streaming detectors */
+	char *reference_file;  /* baseline path (resolved), or NULL: the first N values */
+	struct dd_baseline *baseline;
+	const json_t *baseline_values; /* borrowed from baseline */
+	size_t window_size;            /* 0 for streaming detectors */
 	enum dd_severity severity;
 	unsigned for_n;         /* consecutive breaching verdicts before firing */
 	unsigned resolve_after; /* consecutive clean verdicts before resolving */
@@ -80,11 +83,14 @@ struct dd_config {
 	size_t max_string;
 };
 
+/* Flags for loading. */
+#define DD_CONFIG_SKIP_BASELINES (1u << 0) /* do not read reference files (`driftd baseline`) */
+
 /* Load and validate. On failure returns -EINVAL (or -errno for I/O) and writes every problem as
  * one "FILE:LINE:COL: message" line to diag (may be NULL). */
-int dd_config_load(const char *path, FILE *diag, struct dd_config **ret);
-/* Same from memory; `name` is used in messages. */
-int dd_config_parse(const char *name, const char *text, size_t len, FILE *diag,
+int dd_config_load(const char *path, unsigned flags, FILE *diag, struct dd_config **ret);
+/* Same from memory; `name` is used in messages and to resolve relative paths. */
+int dd_config_parse(const char *name, const char *text, size_t len, unsigned flags, FILE *diag,
                     struct dd_config **ret);
 void dd_config_free(struct dd_config *c);
 

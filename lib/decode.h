@@ -102,7 +102,8 @@ void dd_decoder_free(struct dd_decoder *d);
  *   STRING  unescaped UTF-8 in decoder memory
  *   BOOL    num 0 or 1
  *   VECTOR  array of numbers only, at most max_vector (an empty array is a VECTOR of dim 0)
- *   OTHER   object, null, array with a non-number or too long, number outside double range
+ *   OTHER   object, null, array with a non-number or too long, number simdjson cannot
+ *           convert (beyond double range: 1e999; exponents of 19+ digits)
  *   NONE    absent
  * The first occurrence of a duplicate key wins (for pointers through it as well). Strings and
  * vectors stay valid until the next dd_decode on this decoder.

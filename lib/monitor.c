@@ -3,7 +3,10 @@
  * tumbling window of W values. */
 #include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "monitor.h"
 
@@ -11,6 +14,71 @@ const char *dd_skip_name(enum dd_skip s)
 {
 	static const char *const names[] = {"missing", "wrong_type", "rejected"};
 	return (unsigned)s < DD_SKIP__MAX ? names[s] : "?";
+}
+
+/* Feed a pinned reference (baseline file) through reference_add, as if it had been read from
+ * the stream. The config loader made sure the file is a baseline for this monitor and field;
+ * values the detector refuses are counted like any other. */
+static int load_baseline(struct dd_monitor *m)
+{
+	const struct driftd_detector_ops *ops = m->inst->ops;
+	const json_t *vals = m->conf->baseline_values;
+	double *vec = NULL;
+	size_t i;
+	json_t *j;
+	int rc = 0;
+	json_array_foreach (vals, i, j) {
+		struct driftd_value v = {.type = DRIFTD_VALUE_OTHER};
+		if (json_is_number(j)) {
+			v.type = DRIFTD_VALUE_NUMBER;
+			v.num = json_number_value(j);
+		} else if (json_is_string(j)) {
+			v.type = DRIFTD_VALUE_STRING;
+			v.str = json_string_value(j);
+			v.len = json_string_length(j);
+		} else if (json_is_boolean(j)) {
+			v.type = DRIFTD_VALUE_BOOL;
+			v.num = json_is_true(j);
+		} else if (json_is_array(j) && json_array_size(j) > 0) {
+			free(vec);
+			vec = calloc(json_array_size(j), sizeof(double));
+			if (!vec) {
+				rc = -ENOMEM;
+				break;
+			}
+			v.type = DRIFTD_VALUE_VECTOR;
+			v.vec = vec;
+			v.dim = json_array_size(j);
+			for (size_t k = 0; k < v.dim; k++) {
+				json_t *e = json_array_get(j, k);
+				if (!json_is_number(e))
+					v.type = DRIFTD_VALUE_OTHER;
+				vec[k] = json_number_value(e);
+			}
+		}
+		if (!(ops->accepts & DRIFTD_ACCEPTS(v.type))) {
+			m->skipped[DD_SKIP_WRONG_TYPE]++;
+			continue;
+		}
+		rc = ops->reference_add(&m->inst->ctx, &v);
+		if (rc == -EDOM) {
+			m->skipped[DD_SKIP_REJECTED]++;
+			rc = 0;
+			continue;
+		}
+		if (rc < 0)
+			break;
+		m->ref_n++;
+	}
+	free(vec);
+	if (rc < 0)
+		return rc;
+	if (m->ref_n == 0)
+		return -ENODATA;
+	rc = ops->reference_done ? ops->reference_done(&m->inst->ctx) : 0;
+	if (rc == 0)
+		m->phase = DD_MON_ACTIVE;
+	return rc;
 }
 
 int dd_monitor_init(struct dd_monitor *m, const struct dd_monitor_conf *c, uint64_t seed)
@@ -25,6 +93,8 @@ int dd_monitor_init(struct dd_monitor *m, const struct dd_monitor_conf *c, uint6
 	if (rc < 0)
 		return rc;
 	m->phase = driftd_kind_uses_reference(c->detector->kind) ? DD_MON_REFERENCE : DD_MON_ACTIVE;
+	if (m->phase == DD_MON_REFERENCE && c->baseline_values)
+		return load_baseline(m);
 	return 0;
 }
 

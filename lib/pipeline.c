@@ -28,6 +28,7 @@ struct dd_pipeline {
 	struct driftd_value *vals; /* one per monitor: its field */
 	struct dd_monitor *mons;
 	struct dd_alert_state *alerts;
+	json_t **collected; /* collect mode: per monitor */
 	size_t n_mons;
 	struct sink *sinks;
 	size_t n_sinks;
@@ -94,8 +95,12 @@ int dd_pipeline_new(const struct dd_config *c, const struct dd_pipeline_opts *op
 	p->vals = calloc(p->n_mons + 1, sizeof(*p->vals));
 	p->mons = calloc(p->n_mons + 1, sizeof(*p->mons));
 	p->alerts = calloc(p->n_mons + 1, sizeof(*p->alerts));
-	if (!ptrs || !p->vals || !p->mons || !p->alerts)
+	p->collected = calloc(p->n_mons + 1, sizeof(*p->collected));
+	if (!ptrs || !p->vals || !p->mons || !p->alerts || !p->collected)
 		goto fail;
+	for (size_t i = 0; p->opts.collect && i < p->n_mons; i++)
+		if (!(p->collected[i] = json_array()))
+			goto fail;
 	for (size_t i = 0; i < p->n_mons; i++)
 		ptrs[i] = c->monitors[i].field;
 	rc = dd_fieldset_new(ptrs, p->n_mons, &p->fs);
@@ -150,6 +155,9 @@ void dd_pipeline_free(struct dd_pipeline *p)
 		free(p->sinks[i].state);
 	}
 	free(p->sinks);
+	for (size_t i = 0; p->collected && i < p->n_mons; i++)
+		json_decref(p->collected[i]);
+	free(p->collected);
 	free(p->mons);
 	free(p->alerts);
 	free(p->vals);
@@ -281,6 +289,47 @@ static bool matches(const struct dd_monitor_conf *mc, const struct dd_meta *meta
 	return true;
 }
 
+static json_t *value_json(const struct driftd_value *v)
+{
+	switch (v->type) {
+	case DRIFTD_VALUE_NUMBER:
+		return json_real(v->num);
+	case DRIFTD_VALUE_STRING:
+		return json_stringn(v->str, v->len);
+	case DRIFTD_VALUE_BOOL:
+		return json_boolean(v->num != 0);
+	case DRIFTD_VALUE_VECTOR: {
+		json_t *a = json_array();
+		for (size_t k = 0; a && k < v->dim; k++)
+			json_array_append_new(a, json_real(v->vec[k]));
+		return a;
+	}
+	default:
+		return NULL;
+	}
+}
+
+/* Collect mode: record the value as the reference would take it, up to reference.size. */
+static int collect(struct dd_pipeline *p, size_t i)
+{
+	const struct dd_monitor_conf *mc = &p->conf->monitors[i];
+	const struct driftd_value *v = &p->vals[i];
+	if (!driftd_kind_uses_reference(mc->detector->kind) ||
+	    json_array_size(p->collected[i]) >= mc->reference_size)
+		return 0;
+	if (!(mc->detector->accepts & DRIFTD_ACCEPTS(v->type)))
+		return 0;
+	json_t *j = value_json(v);
+	if (!j || json_array_append_new(p->collected[i], j) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+const json_t *dd_pipeline_collected(const struct dd_pipeline *p, size_t i)
+{
+	return p->collected ? p->collected[i] : NULL;
+}
+
 int dd_pipeline_feed(struct dd_pipeline *p, const char *rec, size_t len, const struct dd_origin *at)
 {
 	struct dd_meta meta;
@@ -300,6 +349,12 @@ int dd_pipeline_feed(struct dd_pipeline *p, const char *rec, size_t len, const s
 		struct dd_monitor *m = &p->mons[i];
 		if (!matches(m->conf, &meta))
 			continue;
+		if (p->opts.collect) {
+			rc = collect(p, i);
+			if (rc < 0)
+				return rc;
+			continue;
+		}
 		struct driftd_verdict v;
 		rc = dd_monitor_feed(m, &p->vals[i], &v);
 		if (rc < 0) {

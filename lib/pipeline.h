@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "config.h"
 #include "decode.h"
 #include "origin.h"
@@ -17,6 +19,9 @@ struct dd_pipeline_opts {
 	FILE *trace; /* one JSON line per verdict; NULL = off */
 	/* Also write each notification's one-line `output` to log (the demo's narration). */
 	bool announce;
+	/* Baseline collection: monitors with a reference only record their first reference.size
+	 * usable values (dd_pipeline_collected); no detector runs, no alert is raised. */
+	bool collect;
 	/* Rejects reported per reason before further ones are only counted. */
 	unsigned reject_log_limit;
 };
@@ -45,6 +50,8 @@ int dd_pipeline_feed(struct dd_pipeline *p, const char *rec, size_t len,
 void dd_pipeline_reject(struct dd_pipeline *p, enum dd_reject why, const struct dd_origin *at);
 
 int dd_pipeline_flush(struct dd_pipeline *p);
+/* In collect mode: the values recorded for monitor i (a JSON array, borrowed). */
+const json_t *dd_pipeline_collected(const struct dd_pipeline *p, size_t i);
 const struct dd_pipeline_stats *dd_pipeline_stats(const struct dd_pipeline *p);
 /* Human summary: records, rejects by reason, per-monitor counts, alerts. */
 void dd_pipeline_summary(const struct dd_pipeline *p, FILE *out);

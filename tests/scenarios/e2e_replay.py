@@ -202,6 +202,74 @@ def check_stream(driftd, tmp, name, shift_at, seed):
     return failures, expect_fired
 
 
+def check_baseline(driftd, tmp):
+    """A pinned reference: `driftd baseline` over a training log, then replay of another log
+    with `reference: {size, file}`: windows start at the first record (no reference phase),
+    verdicts equal scipy against the training values, alerts carry the file's SHA-256."""
+    import hashlib
+    failures = []
+    cfg = os.path.join(tmp, "pinned.yaml")
+    with open(cfg, "w") as f:
+        f.write(CONFIG.replace(f"reference: {{size: {REF}}}",
+                               f"reference: {{size: {REF}, file: base.json}}"))
+    train, train_vals = make_stream(11, None)
+    live, live_vals = make_stream(12, 1500, n=4000)
+    paths = []
+    for name, lines in (("train", train), ("live", live)):
+        path = os.path.join(tmp, name + ".jsonl")
+        with open(path, "wb") as f:
+            for ln in lines:
+                f.write(ln.encode("latin-1") if "\xff" in ln else ln.encode())
+                f.write(b"\n")
+        paths.append(path)
+    # Without the file, check points at the missing baseline.
+    p = subprocess.run([driftd, "check", "-c", cfg], capture_output=True, text=True)
+    if p.returncode != 1 or "cannot read baseline" not in p.stderr:
+        failures.append(f"check without baseline: rc={p.returncode} {p.stderr[:300]}")
+    out = os.path.join(tmp, "base.json")
+    p = subprocess.run([driftd, "baseline", "-c", cfg, "-o", out, paths[0]],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        return [f"baseline failed: {p.stderr}"]
+    sha = hashlib.sha256(open(out, "rb").read()).hexdigest()
+    if p.stdout.strip() != f"{sha}  {out}":
+        failures.append(f"baseline printed {p.stdout!r}, file sha256 {sha}")
+    doc = json.load(open(out))
+    if doc["inputs"][0]["sha256"] != hashlib.sha256(open(paths[0], "rb").read()).hexdigest():
+        failures.append("baseline records a wrong input sha256")
+    trace = os.path.join(tmp, "pinned.trace")
+    p = subprocess.run([driftd, "replay", "-c", cfg, "--trace", trace, paths[1]],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        return failures + [f"replay with baseline failed: {p.stderr}"]
+    tr = [json.loads(l) for l in open(trace)]
+    for f in FEATURES:
+        ref = [x for _, x in train_vals[f][:REF]]
+        xs = live_vals[f]
+        got = [t for t in tr if t["monitor"] == f"ks-{f}"]
+        want = []
+        for start in range(0, len(xs) - WIN + 1, WIN):
+            r = ks_2samp(ref, [x for _, x in xs[start:start + WIN]])
+            want.append((xs[start + WIN - 1][0], float(r.pvalue)))
+        if [(t["event.index"]) for t in got] != [i for i, _ in want]:
+            failures.append(f"pinned ks-{f}: verdicts at {[t['event.index'] for t in got][:5]}"
+                            f", want {[i for i, _ in want][:5]}")
+            continue
+        for t, (i, pv) in zip(got, want):
+            if abs(t["p_value"] - pv) > 1e-12 * max(pv, 1e-300):
+                failures.append(f"pinned ks-{f}@{i}: p {t['p_value']} vs scipy {pv}")
+                break
+    alerts = [json.loads(l) for l in p.stdout.splitlines()]
+    ks_alerts = [a for a in alerts if a["rule"].startswith("ks-")]
+    if not ks_alerts or {a["rule"] for a in ks_alerts} != {f"ks-{SHIFTED}"}:
+        failures.append(f"pinned: ks alerts from {sorted({a['rule'] for a in ks_alerts})}")
+    for a in ks_alerts:
+        if a["output_fields"].get("reference.sha256") != sha:
+            failures.append(f"pinned: alert lacks reference.sha256 {sha}: {a['output_fields']}")
+            break
+    return failures
+
+
 def main():
     driftd = sys.argv[1]
     failures = []
@@ -220,9 +288,10 @@ def main():
         failures += [f"clean: {x}" for x in fl]
         if any(fired.values()):
             failures.append(f"clean: oracles predict alerts on the clean stream: {fired}")
+        failures += [f"baseline: {x}" for x in check_baseline(driftd, tmp)]
     for f in failures:
         print("FAIL", f)
-    print(f"{0 if failures else 1} passed, {1 if failures else 0} failed")
+    print(f"{0 if failures else 3} passed, {len(failures)} failed")
     return 1 if failures else 0
 
 

@@ -22,7 +22,7 @@ static char *parse(const char *text, struct dd_config **ret, int *rc)
 	FILE *f = open_memstream(&diag, &len);
 	assert_non_null(f);
 	*ret = NULL;
-	*rc = dd_config_parse("t.yaml", text, strlen(text), f, ret);
+	*rc = dd_config_parse("t.yaml", text, strlen(text), 0, f, ret);
 	fclose(f);
 	return diag;
 }

@@ -405,6 +405,17 @@ static void test_syntax(void **state)
 	rejected_n(c, nul_after, sizeof(nul_after) - 1, DD_REJECT_SYNTAX);
 	static const char nul_between[] = "{" M ",\0\"a\":1}";
 	rejected_n(c, nul_between, sizeof(nul_between) - 1, DD_REJECT_SYNTAX);
+	/* A NUL right after a number, read or unread, is refused too. */
+	static const char *const nul_after_number[] = {
+	    "{" M ",\"a\":1\0}",     "{" M ",\"z\":1\0}",     "{" M ",\"v\":[1\0]}",
+	    "{" M ",\"z\":[1\0,2]}", "{" M ",\"a\":1e999\0}", "{" M ",\"a\":true\0}",
+	};
+	for (size_t i = 0; i < sizeof(nul_after_number) / sizeof(nul_after_number[0]); i++) {
+		const char *r = nul_after_number[i];
+		size_t n = strlen(r);
+		rejected_n(c, r, n + 1 + strlen(r + n + 1), DD_REJECT_SYNTAX);
+	}
+	rejected_n(c, "1\0", 2, DD_REJECT_SYNTAX);
 	/* A byte order mark is not JSON (RFC 8259 8.1: senders MUST NOT add one). */
 	rejected(c, "\xef\xbb\xbf{" M "}", DD_REJECT_SYNTAX);
 

@@ -16,7 +16,7 @@
 static struct dd_config *load(const char *text)
 {
 	struct dd_config *c = NULL;
-	if (dd_config_parse("t.yaml", text, strlen(text), stderr, &c) < 0)
+	if (dd_config_parse("t.yaml", text, strlen(text), 0, stderr, &c) < 0)
 		fail_msg("config rejected");
 	return c;
 }
