@@ -166,6 +166,10 @@ json_t *dd_alert_json(const struct dd_alert_info *in)
 	json_object_set_new(f, "threshold", number_or_null(v->threshold));
 	if (mc->detector->caps & DRIFTD_CAP_P_VALUE)
 		json_object_set_new(f, "p_value", number_or_null(v->p_value));
+	if (in->group) {
+		json_object_set_new(f, "group", json_string(in->group));
+		json_object_set_new(f, "p_adjusted", number_or_null(in->p_adjusted));
+	}
 	if (in->at->kafka) {
 		json_object_set_new(f, "kafka.topic",
 		                    json_string(in->at->topic ? in->at->topic : ""));

@@ -53,6 +53,8 @@ struct dd_alert_info {
 	int64_t time_ms;
 	const char *hostname;
 	uint64_t suppressed; /* carried on this notification */
+	const char *group;   /* the monitor's group, or NULL */
+	double p_adjusted;   /* the group-corrected p-value when grouped */
 };
 
 /* Build the alert object (new reference). */

@@ -471,6 +471,25 @@ static bool valid_name(const char *s)
 	return *s != '\0';
 }
 
+static void parse_monitor_group(struct vctx *v, const json_t *mon, struct dd_monitor_conf *m,
+                                const struct dd_config *c)
+{
+	m->group = -1;
+	char *g = NULL;
+	if (!get_string(v, mon, "group", false, "monitor", &g))
+		return;
+	struct dd_pos pos = dd_yaml_pos_value(v->doc, mon, "group");
+	for (size_t i = 0; i < c->n_groups; i++)
+		if (strcmp(c->groups[i].name, g) == 0)
+			m->group = (int)i;
+	if (m->group < 0)
+		verr(v, pos, "group '%s' is not defined under the top-level 'groups'", g);
+	else if (m->detector && !(m->detector->caps & DRIFTD_CAP_P_VALUE))
+		verr(v, pos, "detector '%s' has no p-value, so it cannot join group '%s'",
+		     m->detector->name, g);
+	free(g);
+}
+
 static void parse_monitor(struct vctx *v, const json_t *mon, struct dd_monitor_conf *m)
 {
 	static const char *const keys[] = {
@@ -545,7 +564,7 @@ static void parse_monitor(struct vctx *v, const json_t *mon, struct dd_monitor_c
 
 	/* Contract keys whose behaviour lands with later work: accepted so configs written for the
 	 * contract validate, but said out loud so nobody relies on them silently. */
-	static const char *const later[] = {"repeat_interval", "group", "on_model_change", NULL};
+	static const char *const later[] = {"repeat_interval", "on_model_change", NULL};
 	for (size_t i = 0; later[i]; i++)
 		if (json_object_get(mon, later[i]))
 			vwarn(v, dd_yaml_pos_key(v->doc, mon, later[i]),
@@ -675,6 +694,53 @@ static void parse_sinks(struct vctx *v, const json_t *alerts, struct dd_config *
 	}
 }
 
+static void parse_groups(struct vctx *v, const json_t *root, struct dd_config *c)
+{
+	const json_t *groups = get_object(v, root, "groups", false, "top level");
+	if (!groups)
+		return;
+	c->groups = calloc(json_object_size(groups) + 1, sizeof(*c->groups));
+	if (!c->groups) {
+		v->errors++;
+		return;
+	}
+	const char *name;
+	json_t *g;
+	json_object_foreach ((json_t *)groups, name, g) {
+		struct dd_pos pos = dd_yaml_pos_value(v->doc, groups, name);
+		if (!json_is_object(g)) {
+			verr(v, pos,
+			     "group '%s' must be a mapping {correction: bh | bonferroni, alpha}",
+			     name);
+			continue;
+		}
+		static const char *const keys[] = {"correction", "alpha", NULL};
+		check_keys(v, g, "group", keys);
+		struct dd_group_conf *gc = &c->groups[c->n_groups++];
+		gc->name = strdup(name);
+		gc->correction = DD_CORRECTION_BH;
+		gc->alpha = 0.05;
+		char *corr = NULL;
+		if (get_string(v, g, "correction", false, "group", &corr)) {
+			if (strcmp(corr, "bonferroni") == 0)
+				gc->correction = DD_CORRECTION_BONFERRONI;
+			else if (strcmp(corr, "bh") != 0)
+				verr(
+				    v, dd_yaml_pos_value(v->doc, g, "correction"),
+				    "correction '%s' must be bh (Benjamini-Hochberg) or bonferroni",
+				    corr);
+		}
+		free(corr);
+		const json_t *a = get_typed(v, g, "alpha", JSON_REAL, "a number", false, "group");
+		if (a) {
+			gc->alpha = json_number_value(a);
+			if (!(gc->alpha > 0 && gc->alpha < 1))
+				verr(v, dd_yaml_pos_value(v->doc, g, "alpha"),
+				     "'alpha' must be in (0, 1), not %g", gc->alpha);
+		}
+	}
+}
+
 static void parse_root(struct vctx *v, const json_t *root, struct dd_config *c)
 {
 	if (!json_is_object(root)) {
@@ -696,6 +762,8 @@ static void parse_root(struct vctx *v, const json_t *root, struct dd_config *c)
 		}
 	}
 
+	parse_groups(v, root, c);
+
 	const json_t *mons =
 	    get_typed(v, root, "monitors", JSON_ARRAY, "a list of monitors", true, "configuration");
 	if (mons) {
@@ -714,6 +782,7 @@ static void parse_root(struct vctx *v, const json_t *root, struct dd_config *c)
 			}
 			struct dd_monitor_conf *mc = &c->monitors[c->n_monitors++];
 			parse_monitor(v, m, mc);
+			parse_monitor_group(v, m, mc, c);
 			for (size_t j = 0; mc->name && j + 1 < c->n_monitors; j++)
 				if (c->monitors[j].name &&
 				    strcmp(c->monitors[j].name, mc->name) == 0)
@@ -758,9 +827,6 @@ static void parse_root(struct vctx *v, const json_t *root, struct dd_config *c)
 		check_keys(v, met, "metrics", mkeys);
 		get_string(v, met, "listen", false, "metrics", &c->metrics_listen);
 	}
-	if (json_object_get(root, "groups"))
-		vwarn(v, dd_yaml_pos_key(v->doc, root, "groups"),
-		      "'groups' is accepted but has no effect in this version");
 
 	c->max_record = 1 << 20;
 	c->max_depth = 64;
@@ -866,6 +932,9 @@ void dd_config_free(struct dd_config *c)
 	free(c->monitors);
 	for (size_t i = 0; i < c->n_sinks; i++)
 		free(c->sinks[i].path);
+	for (size_t i = 0; i < c->n_groups; i++)
+		free(c->groups[i].name);
+	free(c->groups);
 	free(c->sinks);
 	free(c->kafka.brokers);
 	free_strv(c->kafka.topics, c->kafka.n_topics);

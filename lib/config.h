@@ -12,6 +12,8 @@
 
 #include <driftd/detector.h>
 
+#include "group.h"
+
 /* Syslog severities, also the alert's `priority`. */
 enum dd_severity {
 	DD_SEV_EMERGENCY = 0,
@@ -43,6 +45,7 @@ struct dd_monitor_conf {
 	unsigned resolve_after; /* consecutive clean verdicts before resolving */
 	int64_t cooldown_ms;    /* after a resolve, no new firing notification for this long */
 	bool dry_run;
+	int group;   /* index into dd_config.groups, or -1 */
 	char **tags; /* extra alert tags */
 	size_t n_tags;
 };
@@ -74,6 +77,8 @@ struct dd_config {
 	size_t n_monitors;
 	struct dd_sink_conf *sinks;
 	size_t n_sinks;
+	struct dd_group_conf *groups;
+	size_t n_groups;
 	char *state_dir;
 	int64_t snapshot_interval_ms;
 	char *metrics_listen;

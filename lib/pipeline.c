@@ -28,7 +28,9 @@ struct dd_pipeline {
 	struct driftd_value *vals; /* one per monitor: its field */
 	struct dd_monitor *mons;
 	struct dd_alert_state *alerts;
-	json_t **collected; /* collect mode: per monitor */
+	json_t **collected;         /* collect mode: per monitor */
+	struct dd_group **groups;   /* one per configured group */
+	struct dd_decided *decided; /* scratch for a group's decided round(s) */
 	size_t n_mons;
 	struct sink *sinks;
 	size_t n_sinks;
@@ -73,6 +75,30 @@ static int open_sinks(struct dd_pipeline *p)
 		s->open = true;
 	}
 	return 0;
+}
+
+static bool in_group(const struct dd_monitor_conf *mc, const struct dd_config *c)
+{
+	return mc->group >= 0 && (size_t)mc->group < c->n_groups;
+}
+
+static int open_groups(struct dd_pipeline *p)
+{
+	const struct dd_config *c = p->conf;
+	p->groups = calloc(c->n_groups + 1, sizeof(*p->groups));
+	size_t *members = calloc(p->n_mons + 1, sizeof(size_t));
+	/* Enough room for every member's whole queue to be decided at once. */
+	p->decided = calloc((p->n_mons + 1) * (DD_GROUP_MAX_PENDING + 1), sizeof(*p->decided));
+	int rc = p->groups && members && p->decided ? 0 : -ENOMEM;
+	for (size_t g = 0; rc == 0 && g < c->n_groups; g++) {
+		size_t n = 0;
+		for (size_t i = 0; i < p->n_mons; i++)
+			if (in_group(&c->monitors[i], c) && (size_t)c->monitors[i].group == g)
+				members[n++] = i;
+		rc = dd_group_new(&c->groups[g], members, n, &p->groups[g]);
+	}
+	free(members);
+	return rc;
 }
 
 int dd_pipeline_new(const struct dd_config *c, const struct dd_pipeline_opts *opts,
@@ -131,6 +157,9 @@ int dd_pipeline_new(const struct dd_config *c, const struct dd_pipeline_opts *op
 		}
 		dd_alert_state_init(&p->alerts[i], &c->monitors[i]);
 	}
+	rc = open_groups(p);
+	if (rc < 0)
+		goto fail;
 	rc = open_sinks(p);
 	if (rc < 0)
 		goto fail;
@@ -155,6 +184,10 @@ void dd_pipeline_free(struct dd_pipeline *p)
 		free(p->sinks[i].state);
 	}
 	free(p->sinks);
+	for (size_t g = 0; p->groups && g < p->conf->n_groups; g++)
+		dd_group_free(p->groups[g]);
+	free(p->groups);
+	free(p->decided);
 	for (size_t i = 0; p->collected && i < p->n_mons; i++)
 		json_decref(p->collected[i]);
 	free(p->collected);
@@ -192,7 +225,8 @@ void dd_pipeline_reject(struct dd_pipeline *p, enum dd_reject why, const struct 
 }
 
 static void trace_verdict(struct dd_pipeline *p, const struct dd_monitor *m,
-                          const struct driftd_verdict *v, const struct dd_origin *at)
+                          const struct driftd_verdict *v, const struct dd_origin *at,
+                          double p_adjusted)
 {
 	FILE *t = p->opts.trace;
 	/* Written by hand: this runs once per streaming update and jansson would dominate. The
@@ -215,34 +249,35 @@ static void trace_verdict(struct dd_pipeline *p, const struct dd_monitor *m,
 		else
 			fputs(",\"p_value\":null", t);
 	}
+	if (in_group(m->conf, p->conf)) {
+		if (isfinite(p_adjusted))
+			fprintf(t, ",\"p_adjusted\":%.17g", p_adjusted);
+		else
+			fputs(",\"p_adjusted\":null", t);
+	}
 	fprintf(t, ",\"drift\":%s", v->drift ? "true" : "false");
 	if (m->conf->detector->caps & DRIFTD_CAP_WARNING)
 		fprintf(t, ",\"warning\":%s", v->warning ? "true" : "false");
 	fputs("}\n", t);
 }
 
-static void notify(struct dd_pipeline *p, size_t i, enum dd_transition tr,
-                   const struct driftd_verdict *v, const struct dd_meta *meta,
-                   const struct dd_origin *at, int64_t now_ms)
+static void notify(struct dd_pipeline *p, size_t i, enum dd_transition tr, const struct dd_held *h,
+                   double p_adjusted)
 {
 	struct dd_alert_state *a = &p->alerts[i];
-	char model[256] = "";
-	if (meta->model_id) {
-		size_t l =
-		    meta->model_id_len < sizeof(model) - 1 ? meta->model_id_len : sizeof(model) - 1;
-		memcpy(model, meta->model_id, l);
-		model[l] = '\0';
-	}
+	const struct dd_monitor_conf *mc = &p->conf->monitors[i];
 	struct dd_alert_info info = {
-	    .monitor = &p->conf->monitors[i],
+	    .monitor = mc,
 	    .state = a,
-	    .verdict = v,
+	    .verdict = &h->v,
 	    .transition = tr,
-	    .model_id = meta->model_id ? model : NULL,
-	    .at = at,
-	    .time_ms = now_ms,
+	    .model_id = h->has_model ? h->model : NULL,
+	    .at = &h->at,
+	    .time_ms = h->now_ms,
 	    .hostname = p->hostname,
 	    .suppressed = a->suppressed,
+	    .group = in_group(mc, p->conf) ? p->conf->groups[mc->group].name : NULL,
+	    .p_adjusted = p_adjusted,
 	};
 	json_t *alert = dd_alert_json(&info);
 	if (!alert) {
@@ -275,6 +310,17 @@ static void notify(struct dd_pipeline *p, size_t i, enum dd_transition tr,
 		}
 	}
 	json_decref(alert);
+}
+
+/* A verdict that is final (alone, or decided with its group): trace it and step its alert. */
+static void decided(struct dd_pipeline *p, size_t i, const struct dd_held *h, double p_adjusted)
+{
+	const struct dd_monitor *m = &p->mons[i];
+	if (p->opts.trace)
+		trace_verdict(p, m, &h->v, &h->at, p_adjusted);
+	enum dd_transition tr = dd_alert_step(&p->alerts[i], m->conf, &h->v, &h->at, h->now_ms);
+	if (tr != DD_TRANSITION_NONE)
+		notify(p, i, tr, h, p_adjusted);
 }
 
 static bool matches(const struct dd_monitor_conf *mc, const struct dd_meta *meta)
@@ -367,13 +413,22 @@ int dd_pipeline_feed(struct dd_pipeline *p, const char *rec, size_t len, const s
 		if (rc == 0)
 			continue;
 		p->st.verdicts++;
-		if (p->opts.trace)
-			trace_verdict(p, m, &v, at);
-		if (now_ms < 0)
-			now_ms = wall_ms();
-		enum dd_transition tr = dd_alert_step(&p->alerts[i], m->conf, &v, at, now_ms);
-		if (tr != DD_TRANSITION_NONE)
-			notify(p, i, tr, &v, &meta, at, now_ms);
+		struct dd_held h = {.v = v, .at = *at, .now_ms = now_ms >= 0 ? now_ms : wall_ms()};
+		if (meta.model_id) {
+			size_t l = meta.model_id_len < sizeof(h.model) - 1 ? meta.model_id_len
+			                                                   : sizeof(h.model) - 1;
+			memcpy(h.model, meta.model_id, l);
+			h.model[l] = '\0';
+			h.has_model = true;
+		}
+		if (!in_group(m->conf, p->conf)) {
+			decided(p, i, &h, (double)NAN);
+			continue;
+		}
+		size_t n = dd_group_offer(p->groups[m->conf->group], i, &h, p->decided);
+		for (size_t k = 0; k < n; k++)
+			decided(p, p->decided[k].monitor, &p->decided[k].held,
+			        p->decided[k].p_adjusted);
 	}
 	return 0;
 }

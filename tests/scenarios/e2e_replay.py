@@ -270,6 +270,59 @@ def check_baseline(driftd, tmp):
     return failures
 
 
+def check_group(driftd, tmp):
+    """Five KS monitors in one Benjamini-Hochberg group: per window round, the trace's
+    p_adjusted equals scipy.stats.false_discovery_control over the round's p-values, and drift
+    is p_adjusted <= alpha; the same with Bonferroni (min(1, p m))."""
+    from scipy.stats import false_discovery_control
+    failures = []
+    lines, values = make_stream(21, 2000)
+    path = os.path.join(tmp, "group.jsonl")
+    with open(path, "wb") as f:
+        for ln in lines:
+            f.write(ln.encode("latin-1") if "\xff" in ln else ln.encode())
+            f.write(b"\n")
+    for corr in ("bh", "bonferroni"):
+        cfg = os.path.join(tmp, f"group-{corr}.yaml")
+        with open(cfg, "w") as f:
+            f.write(f"groups: {{feat: {{correction: {corr}, alpha: 0.05}}}}\n")
+            f.write(CONFIG.replace("    detector: ks\n", "    detector: ks\n    group: feat\n")
+                    .replace(f"alpha: {ALPHA}", "alpha: 0.05"))
+        trace = os.path.join(tmp, f"group-{corr}.trace")
+        p = subprocess.run([driftd, "replay", "-c", cfg, "--trace", trace, path],
+                           capture_output=True, text=True)
+        if p.returncode != 0:
+            return [f"{corr}: replay failed: {p.stderr}"]
+        tr = [json.loads(l) for l in open(trace)]
+        per = {f: [t for t in tr if t["monitor"] == f"ks-{f}"] for f in FEATURES}
+        rounds = len(per[FEATURES[0]])
+        if rounds == 0 or any(len(v) != rounds for v in per.values()):
+            return [f"{corr}: uneven rounds {[len(v) for v in per.values()]}"]
+        drifted = 0
+        for r in range(rounds):
+            ps = [per[f][r]["p_value"] for f in FEATURES]
+            if corr == "bh":
+                qs = false_discovery_control(ps, method="bh")
+            else:
+                qs = [min(1.0, x * len(ps)) for x in ps]
+            for f, q in zip(FEATURES, qs):
+                t = per[f][r]
+                if abs(t["p_adjusted"] - q) > 1e-12 * q:
+                    failures.append(f"{corr} round {r} {f}: {t['p_adjusted']} vs scipy {q}")
+                if t["drift"] != (q <= 0.05):
+                    failures.append(f"{corr} round {r} {f}: drift {t['drift']}, q {q}")
+                drifted += t["drift"]
+        if not drifted:
+            failures.append(f"{corr}: the shifted feature never drifted")
+        alerts = [json.loads(l) for l in p.stdout.splitlines()]
+        for a in alerts:
+            if a["rule"].startswith("ks-") and (a["output_fields"].get("group") != "feat"
+                                               or "p_adjusted" not in a["output_fields"]):
+                failures.append(f"{corr}: alert lacks group fields: {a['output_fields']}")
+                break
+    return failures
+
+
 def main():
     driftd = sys.argv[1]
     failures = []
@@ -289,9 +342,10 @@ def main():
         if any(fired.values()):
             failures.append(f"clean: oracles predict alerts on the clean stream: {fired}")
         failures += [f"baseline: {x}" for x in check_baseline(driftd, tmp)]
+        failures += [f"group: {x}" for x in check_group(driftd, tmp)]
     for f in failures:
         print("FAIL", f)
-    print(f"{0 if failures else 3} passed, {len(failures)} failed")
+    print(f"{0 if failures else 4} passed, {len(failures)} failed")
     return 1 if failures else 0
 
 
