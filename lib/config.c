@@ -287,6 +287,41 @@ static bool parse_severity(const char *s, enum dd_severity *out)
 	return false;
 }
 
+/* Parameters the host implements for every detector that qualifies (docs/configuration.md):
+ * `min_effect`, a floor on an effect-size score, and `calibrate`, a threshold learnt from the
+ * reference. */
+static void parse_host_param(struct vctx *v, const json_t *params, const char *key,
+                             struct dd_monitor_conf *m)
+{
+	const struct driftd_detector_ops *ops = m->detector;
+	struct dd_pos pos = dd_yaml_pos_value(v->doc, params, key);
+	const json_t *val = json_object_get(params, key);
+	if (!json_is_number(val)) {
+		verr(v, pos, "'%s' must be a number, not %s", key, type_name(val));
+		return;
+	}
+	double d = json_number_value(val);
+	if (strcmp(key, "min_effect") == 0) {
+		if (!(ops->caps & DRIFTD_CAP_EFFECT))
+			verr(v, pos,
+			     "detector '%s' does not report an effect size, so 'min_effect' "
+			     "cannot apply",
+			     ops->name);
+		else if (!(d >= 0))
+			verr(v, pos, "'min_effect' must be >= 0, not %g", d);
+		else
+			m->min_effect = d;
+		return;
+	}
+	if (!driftd_kind_uses_reference(ops->kind))
+		verr(v, pos, "'calibrate' needs a detector with a reference; '%s' is streaming",
+		     ops->name);
+	else if (!(d > 0 && d <= 100))
+		verr(v, pos, "'calibrate' (k in mean + k std) must be in (0, 100], not %g", d);
+	else
+		m->calibrate_k = d;
+}
+
 static void parse_params(struct vctx *v, const json_t *mon, struct dd_monitor_conf *m)
 {
 	const struct driftd_detector_ops *ops = m->detector;
@@ -303,12 +338,20 @@ static void parse_params(struct vctx *v, const json_t *mon, struct dd_monitor_co
 	json_t *val;
 	json_object_foreach ((json_t *)params, key, val) {
 		struct dd_pos pos = dd_yaml_pos_value(v->doc, params, key);
+		if (strcmp(key, "min_effect") == 0 || strcmp(key, "calibrate") == 0) {
+			parse_host_param(v, params, key, m);
+			continue;
+		}
 		const struct driftd_param *p = dd_param_find(ops, key);
 		if (!p) {
 			const char *names[64];
 			size_t n = 0;
-			for (; n < ops->n_params && n < 63; n++)
+			for (; n < ops->n_params && n < 61; n++)
 				names[n] = ops->params[n].name;
+			if (ops->caps & DRIFTD_CAP_EFFECT)
+				names[n++] = "min_effect";
+			if (driftd_kind_uses_reference(ops->kind))
+				names[n++] = "calibrate";
 			names[n] = NULL;
 			char where[96];
 			snprintf(where, sizeof(where), "params of detector '%s'", ops->name);
@@ -539,6 +582,13 @@ static void parse_monitor(struct vctx *v, const json_t *mon, struct dd_monitor_c
 		bool windowed = driftd_kind_uses_reference(m->detector->kind);
 		parse_size_block(v, mon, "reference", m, &m->reference_size, windowed);
 		parse_size_block(v, mon, "window", m, &m->window_size, windowed);
+		if (m->calibrate_k > 0 && m->window_size && m->reference_size < 2 * m->window_size)
+			verr(v,
+			     dd_yaml_pos_value(v->doc, json_object_get(mon, "params"), "calibrate"),
+			     "'calibrate' scores the reference in chunks of one window: the "
+			     "reference "
+			     "(%zu) must hold at least two windows (%zu)",
+			     m->reference_size, 2 * m->window_size);
 	}
 
 	m->severity = DD_SEV_WARNING;

@@ -45,8 +45,10 @@ struct dd_monitor_conf {
 	unsigned resolve_after; /* consecutive clean verdicts before resolving */
 	int64_t cooldown_ms;    /* after a resolve, no new firing notification for this long */
 	bool dry_run;
-	int group;   /* index into dd_config.groups, or -1 */
-	char **tags; /* extra alert tags */
+	double min_effect;  /* params.min_effect: score floor for drift (0: off) */
+	double calibrate_k; /* params.calibrate: threshold = mean + k std over reference chunks */
+	int group;          /* index into dd_config.groups, or -1 */
+	char **tags;        /* extra alert tags */
 	size_t n_tags;
 };
 

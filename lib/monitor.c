@@ -1,6 +1,7 @@
 /* Monitor instances: the reference and window policy between extracted values and a
- * detector. The reference policy here is "the first N matching values"; the window is a
- * tumbling window of W values. */
+ * detector. The reference is the first N matching values or a pinned baseline; the window is a
+ * tumbling window of W values. Host-level decisions on top of the detector's: `calibrate`
+ * (threshold from the reference itself) and `min_effect` (an effect-size floor). */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "jvalue.h"
 #include "monitor.h"
 
 const char *dd_skip_name(enum dd_skip s)
@@ -16,69 +18,119 @@ const char *dd_skip_name(enum dd_skip s)
 	return (unsigned)s < DD_SKIP__MAX ? names[s] : "?";
 }
 
-/* Feed a pinned reference (baseline file) through reference_add, as if it had been read from
- * the stream. The config loader made sure the file is a baseline for this monitor and field;
- * values the detector refuses are counted like any other. */
-static int load_baseline(struct dd_monitor *m)
+/* Feed JSON values to a fresh instance: as reference (reference_add), or as window values
+ * (update), skipping indices [skip_from, skip_to). Returns the number of values taken, or a
+ * negative errno. Values the detector refuses are counted in skipped[] when given. */
+static long feed_json(struct dd_instance *in, const json_t *vals, size_t skip_from, size_t skip_to,
+                      bool as_reference, uint64_t *skipped)
 {
-	const struct driftd_detector_ops *ops = m->inst->ops;
-	const json_t *vals = m->conf->baseline_values;
+	const struct driftd_detector_ops *ops = in->ops;
 	double *vec = NULL;
-	size_t i;
-	json_t *j;
+	size_t cap = 0, i;
+	long taken = 0;
 	int rc = 0;
+	json_t *j;
 	json_array_foreach (vals, i, j) {
-		struct driftd_value v = {.type = DRIFTD_VALUE_OTHER};
-		if (json_is_number(j)) {
-			v.type = DRIFTD_VALUE_NUMBER;
-			v.num = json_number_value(j);
-		} else if (json_is_string(j)) {
-			v.type = DRIFTD_VALUE_STRING;
-			v.str = json_string_value(j);
-			v.len = json_string_length(j);
-		} else if (json_is_boolean(j)) {
-			v.type = DRIFTD_VALUE_BOOL;
-			v.num = json_is_true(j);
-		} else if (json_is_array(j) && json_array_size(j) > 0) {
-			free(vec);
-			vec = calloc(json_array_size(j), sizeof(double));
-			if (!vec) {
-				rc = -ENOMEM;
-				break;
-			}
-			v.type = DRIFTD_VALUE_VECTOR;
-			v.vec = vec;
-			v.dim = json_array_size(j);
-			for (size_t k = 0; k < v.dim; k++) {
-				json_t *e = json_array_get(j, k);
-				if (!json_is_number(e))
-					v.type = DRIFTD_VALUE_OTHER;
-				vec[k] = json_number_value(e);
-			}
-		}
+		if (i >= skip_from && i < skip_to)
+			continue;
+		struct driftd_value v;
+		rc = dd_value_from_json(j, &v, &vec, &cap);
+		if (rc < 0)
+			break;
 		if (!(ops->accepts & DRIFTD_ACCEPTS(v.type))) {
-			m->skipped[DD_SKIP_WRONG_TYPE]++;
+			if (skipped)
+				skipped[DD_SKIP_WRONG_TYPE]++;
 			continue;
 		}
-		rc = ops->reference_add(&m->inst->ctx, &v);
+		rc = as_reference ? ops->reference_add(&in->ctx, &v) : ops->update(&in->ctx, &v);
 		if (rc == -EDOM) {
-			m->skipped[DD_SKIP_REJECTED]++;
+			if (skipped)
+				skipped[DD_SKIP_REJECTED]++;
 			rc = 0;
 			continue;
 		}
 		if (rc < 0)
 			break;
-		m->ref_n++;
+		taken++;
 	}
 	free(vec);
-	if (rc < 0)
-		return rc;
-	if (m->ref_n == 0)
-		return -ENODATA;
-	rc = ops->reference_done ? ops->reference_done(&m->inst->ctx) : 0;
+	return rc < 0 ? rc : taken;
+}
+
+/* calibrate: k -> threshold = mean + k std (ddof 0, as NannyML) of the detector's score over
+ * the reference cut into chunks of one window each, every chunk scored against the rest of the
+ * reference (never against itself). */
+static int calibrate(struct dd_monitor *m, const json_t *vals)
+{
+	const struct dd_monitor_conf *c = m->conf;
+	size_t n = json_array_size(vals), w = c->window_size;
+	size_t chunks = w ? n / w : 0;
+	if (chunks < 2)
+		return -EINVAL; /* the config check makes this unreachable for first-N references */
+	double sum = 0, sum2 = 0;
+	for (size_t k = 0; k < chunks; k++) {
+		struct driftd_shape shape = {
+		    .reference_size = n - w, .window_size = w, .seed = m->inst->ctx.shape.seed};
+		struct dd_instance *in = NULL;
+		int rc = dd_instance_new(c->detector, c->params, &shape, &in);
+		if (rc < 0)
+			return rc;
+		long got = feed_json(in, vals, k * w, (k + 1) * w, true, NULL);
+		rc = got < 0 ? (int)got : got == 0 ? -ENODATA : 0;
+		if (rc == 0 && in->ops->reference_done)
+			rc = in->ops->reference_done(&in->ctx);
+		const json_t *chunk = NULL;
+		json_t *slice = NULL;
+		if (rc == 0) {
+			slice = json_array();
+			for (size_t i = k * w; slice && i < (k + 1) * w; i++)
+				json_array_append(slice, json_array_get(vals, i));
+			chunk = slice;
+			got = chunk ? feed_json(in, chunk, 0, 0, false, NULL) : -ENOMEM;
+			rc = got < 0 ? (int)got : got == 0 ? -ENODATA : 0;
+		}
+		struct driftd_verdict v = {.p_value = (double)NAN};
+		if (rc == 0)
+			rc = in->ops->evaluate(&in->ctx, &v);
+		json_decref(slice);
+		dd_instance_free(in);
+		if (rc < 0)
+			return rc;
+		sum += v.score;
+		sum2 += v.score * v.score;
+	}
+	double mean = sum / (double)chunks;
+	double var = sum2 / (double)chunks - mean * mean;
+	m->calibrated_threshold = mean + c->calibrate_k * sqrt(var > 0 ? var : 0);
+	m->calibrated = true;
+	return 0;
+}
+
+/* The reference is complete: tell the detector, calibrate if asked, go active. */
+static int reference_complete(struct dd_monitor *m, const json_t *vals)
+{
+	const struct driftd_detector_ops *ops = m->inst->ops;
+	int rc = ops->reference_done ? ops->reference_done(&m->inst->ctx) : 0;
+	if (rc == 0 && m->conf->calibrate_k > 0)
+		rc = calibrate(m, vals);
 	if (rc == 0)
 		m->phase = DD_MON_ACTIVE;
+	json_decref(m->ref_values);
+	m->ref_values = NULL;
 	return rc;
+}
+
+/* A pinned reference (baseline file), fed through reference_add as if read from the stream.
+ * The config loader made sure the file is a baseline for this monitor and field. */
+static int load_baseline(struct dd_monitor *m)
+{
+	long got = feed_json(m->inst, m->conf->baseline_values, 0, 0, true, m->skipped);
+	if (got < 0)
+		return (int)got;
+	if (got == 0)
+		return -ENODATA;
+	m->ref_n = (uint64_t)got;
+	return reference_complete(m, m->conf->baseline_values);
 }
 
 int dd_monitor_init(struct dd_monitor *m, const struct dd_monitor_conf *c, uint64_t seed)
@@ -95,11 +147,15 @@ int dd_monitor_init(struct dd_monitor *m, const struct dd_monitor_conf *c, uint6
 	m->phase = driftd_kind_uses_reference(c->detector->kind) ? DD_MON_REFERENCE : DD_MON_ACTIVE;
 	if (m->phase == DD_MON_REFERENCE && c->baseline_values)
 		return load_baseline(m);
+	if (m->phase == DD_MON_REFERENCE && c->calibrate_k > 0 && !(m->ref_values = json_array()))
+		return -ENOMEM;
 	return 0;
 }
 
 void dd_monitor_done(struct dd_monitor *m)
 {
+	json_decref(m->ref_values);
+	m->ref_values = NULL;
 	dd_instance_free(m->inst);
 	m->inst = NULL;
 }
@@ -128,12 +184,14 @@ int dd_monitor_feed(struct dd_monitor *m, const struct driftd_value *v, struct d
 		if (rc < 0)
 			return rc;
 		m->used++;
-		if (++m->ref_n == m->conf->reference_size) {
-			rc = ops->reference_done ? ops->reference_done(ctx) : 0;
-			if (rc < 0)
-				return rc;
-			m->phase = DD_MON_ACTIVE;
+		if (m->ref_values) {
+			/* Kept only for calibration, and only until the reference is complete. */
+			json_t *j = dd_value_to_json(v);
+			if (!j || json_array_append_new(m->ref_values, j) < 0)
+				return -ENOMEM;
 		}
+		if (++m->ref_n == m->conf->reference_size)
+			return reference_complete(m, m->ref_values);
 		return 0;
 	}
 
@@ -158,6 +216,13 @@ int dd_monitor_feed(struct dd_monitor *m, const struct driftd_value *v, struct d
 	}
 	if (rc < 0)
 		return rc;
+	if (m->calibrated) {
+		out->threshold = m->calibrated_threshold;
+		out->drift = out->score > m->calibrated_threshold;
+	}
+	/* An effect-size floor: a significant but tiny difference is not drift. */
+	if (m->conf->min_effect > 0 && out->score < m->conf->min_effect)
+		out->drift = false;
 	m->verdicts++;
 	m->drifts += out->drift;
 	return 1;

@@ -6,6 +6,8 @@
 
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include <driftd/detector.h>
 
 #include "config.h"
@@ -36,6 +38,9 @@ struct dd_monitor {
 	uint64_t skipped[DD_SKIP__MAX];
 	uint64_t verdicts;
 	uint64_t drifts;
+	json_t *ref_values; /* calibrate: the reference values, until it is complete */
+	bool calibrated;
+	double calibrated_threshold;
 };
 
 int dd_monitor_init(struct dd_monitor *m, const struct dd_monitor_conf *c, uint64_t seed);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "alert.h"
+#include "jvalue.h"
 #include "monitor.h"
 #include "pipeline.h"
 #include "sinks.h"
@@ -335,26 +336,6 @@ static bool matches(const struct dd_monitor_conf *mc, const struct dd_meta *meta
 	return true;
 }
 
-static json_t *value_json(const struct driftd_value *v)
-{
-	switch (v->type) {
-	case DRIFTD_VALUE_NUMBER:
-		return json_real(v->num);
-	case DRIFTD_VALUE_STRING:
-		return json_stringn(v->str, v->len);
-	case DRIFTD_VALUE_BOOL:
-		return json_boolean(v->num != 0);
-	case DRIFTD_VALUE_VECTOR: {
-		json_t *a = json_array();
-		for (size_t k = 0; a && k < v->dim; k++)
-			json_array_append_new(a, json_real(v->vec[k]));
-		return a;
-	}
-	default:
-		return NULL;
-	}
-}
-
 /* Collect mode: record the value as the reference would take it, up to reference.size. */
 static int collect(struct dd_pipeline *p, size_t i)
 {
@@ -365,7 +346,7 @@ static int collect(struct dd_pipeline *p, size_t i)
 		return 0;
 	if (!(mc->detector->accepts & DRIFTD_ACCEPTS(v->type)))
 		return 0;
-	json_t *j = value_json(v);
+	json_t *j = dd_value_to_json(v);
 	if (!j || json_array_append_new(p->collected[i], j) < 0)
 		return -ENOMEM;
 	return 0;

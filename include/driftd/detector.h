@@ -121,6 +121,7 @@ int driftd_rd_f64_finite(struct driftd_reader *r, double *out);
 #define DRIFTD_CAP_MERGE   (1u << 0) /* merge() is implemented and exact */
 #define DRIFTD_CAP_WARNING (1u << 1) /* verdicts carry a warning level */
 #define DRIFTD_CAP_P_VALUE (1u << 2) /* verdicts carry a p-value */
+#define DRIFTD_CAP_EFFECT  (1u << 3) /* verdict.score is an effect size (min_effect applies) */
 
 struct driftd_detector_ops {
 	uint32_t abi_version; /* DRIFTD_DETECTOR_ABI */

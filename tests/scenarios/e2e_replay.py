@@ -323,6 +323,77 @@ def check_group(driftd, tmp):
     return failures
 
 
+def check_calibrate_min_effect(driftd, tmp):
+    """calibrate: k: the trace's threshold is mean + k std (ddof 0) of scipy's KS D of each
+    reference chunk (one window) against the rest of the reference, and drift is D > it.
+    min_effect: drift needs p < alpha and D >= min_effect."""
+    import statistics
+    failures = []
+    lines, values = make_stream(31, 2500)
+    path = os.path.join(tmp, "cal.jsonl")
+    with open(path, "wb") as f:
+        for ln in lines:
+            f.write(ln.encode("latin-1") if "\xff" in ln else ln.encode())
+            f.write(b"\n")
+    # alpha 0.5 makes many null windows "significant" with D well below the floor.
+    k, floor = 2.5, 0.1
+    cfg = os.path.join(tmp, "cal.yaml")
+    with open(cfg, "w") as f:
+        f.write(f"""monitors:
+  - {{name: cal, field: /input/{SHIFTED}, detector: ks, params: {{calibrate: {k}}},
+     reference: {{size: {REF}}}, window: {{size: {WIN}}}}}
+  - {{name: eff-{SHIFTED}, field: /input/{SHIFTED}, detector: ks,
+     params: {{alpha: 0.5, min_effect: {floor}}}, reference: {{size: {REF}}}, window: {{size: {WIN}}}}}
+  - {{name: eff-f0, field: /input/f0, detector: ks,
+     params: {{alpha: 0.5, min_effect: {floor}}}, reference: {{size: {REF}}}, window: {{size: {WIN}}}}}
+""")
+    trace = os.path.join(tmp, "cal.trace")
+    p = subprocess.run([driftd, "replay", "-c", cfg, "--trace", trace, path],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        return [f"replay failed: {p.stderr}"]
+    tr = [json.loads(l) for l in open(trace)]
+    xs = [x for _, x in values[SHIFTED]]
+    ref = xs[:REF]
+    ds = []
+    for c in range(REF // WIN):
+        chunk = ref[c * WIN:(c + 1) * WIN]
+        rest = ref[:c * WIN] + ref[(c + 1) * WIN:]
+        ds.append(float(ks_2samp(rest, chunk).statistic))
+    thr = statistics.fmean(ds) + k * statistics.pstdev(ds)
+    cal = [t for t in tr if t["monitor"] == "cal"]
+    if not cal:
+        failures.append("calibrate: no verdicts")
+    for t in cal:
+        if abs(t["threshold"] - thr) > 1e-12 * thr:
+            failures.append(f"calibrate: threshold {t['threshold']} vs oracle {thr}")
+            break
+        if t["drift"] != (t["score"] > thr):
+            failures.append(f"calibrate: drift {t['drift']} with D {t['score']} thr {thr}")
+            break
+    if not any(t["drift"] for t in cal):
+        failures.append("calibrate: the shift was never found")
+    suppressed = drifted = 0
+    for feat in (SHIFTED, "f0"):
+        fx = [x for _, x in values[feat]]
+        eff = [t for t in tr if t["monitor"] == f"eff-{feat}"]
+        for t, start in zip(eff, range(REF, len(fx) - WIN + 1, WIN)):
+            r = ks_2samp(fx[:REF], fx[start:start + WIN])
+            want = bool(r.pvalue < 0.5 and r.statistic >= floor)
+            suppressed += bool(r.pvalue < 0.5 and r.statistic < floor)
+            drifted += want
+            if t["drift"] != want:
+                failures.append(f"min_effect {feat}: drift {t['drift']}, scipy p {r.pvalue} "
+                                f"D {r.statistic}")
+                break
+    if not drifted:
+        failures.append("min_effect: the shift was never found")
+    # The stream must exercise the floor: some windows significant but below it.
+    if suppressed == 0:
+        failures.append("min_effect: no window was significant yet below the floor")
+    return failures
+
+
 def main():
     driftd = sys.argv[1]
     failures = []
@@ -343,9 +414,10 @@ def main():
             failures.append(f"clean: oracles predict alerts on the clean stream: {fired}")
         failures += [f"baseline: {x}" for x in check_baseline(driftd, tmp)]
         failures += [f"group: {x}" for x in check_group(driftd, tmp)]
+        failures += [f"calibrate: {x}" for x in check_calibrate_min_effect(driftd, tmp)]
     for f in failures:
         print("FAIL", f)
-    print(f"{0 if failures else 4} passed, {len(failures)} failed")
+    print(f"{0 if failures else 5} passed, {len(failures)} failed")
     return 1 if failures else 0
 
 
