@@ -303,7 +303,7 @@ static void test_params(void **st)
 	assert_int_equal(ops->struct_size, sizeof(struct driftd_detector_ops));
 	assert_string_equal(ops->name, "ks");
 	assert_int_equal(ops->kind, DRIFTD_KIND_TWO_SAMPLE);
-	assert_int_equal(ops->caps, DRIFTD_CAP_P_VALUE);
+	assert_int_equal(ops->caps, DRIFTD_CAP_P_VALUE | DRIFTD_CAP_EFFECT);
 	assert_int_equal(ops->accepts, DRIFTD_ACCEPTS(DRIFTD_VALUE_NUMBER));
 	assert_null(ops->merge);
 	assert_int_equal(ops->snapshot_version, 1);
