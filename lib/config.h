@@ -47,6 +47,9 @@ struct dd_monitor_conf {
 	bool dry_run;
 	double min_effect;  /* params.min_effect: score floor for drift (0: off) */
 	double calibrate_k; /* params.calibrate: threshold = mean + k std over reference chunks */
+	bool cumulative;    /* cumulative: CUSUM of the window score against the reference */
+	double cusum_k;     /* allowance, in reference-chunk standard deviations */
+	double cusum_h;     /* decision interval, same unit */
 	int group;          /* index into dd_config.groups, or -1 */
 	char **tags;        /* extra alert tags */
 	size_t n_tags;

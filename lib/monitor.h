@@ -41,6 +41,10 @@ struct dd_monitor {
 	json_t *ref_values; /* calibrate: the reference values, until it is complete */
 	bool calibrated;
 	double calibrated_threshold;
+	/* cumulative: the sum and the reference chunks' score mean and scale */
+	double cusum;
+	double cusum_mean;
+	double cusum_sd;
 };
 
 int dd_monitor_init(struct dd_monitor *m, const struct dd_monitor_conf *c, uint64_t seed);
