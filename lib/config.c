@@ -453,31 +453,86 @@ static void parse_reference_file(struct vctx *v, const json_t *blk, struct dd_mo
 		m->reference_size = json_array_size(m->baseline_values);
 }
 
-static void parse_size_block(struct vctx *v, const json_t *mon, const char *key,
-                             struct dd_monitor_conf *m, size_t *out, bool wanted)
+static void parse_reference(struct vctx *v, const json_t *mon, struct dd_monitor_conf *m)
 {
-	const json_t *blk = json_object_get(mon, key);
-	if (!wanted) {
-		if (blk)
-			verr(v, dd_yaml_pos_key(v->doc, mon, key),
-			     "detector '%s' is streaming and takes no '%s'", m->detector->name,
-			     key);
-		return;
-	}
-	blk = get_object(v, mon, key, true, "monitor");
+	const json_t *blk = get_object(v, mon, "reference", true, "monitor");
 	if (!blk)
 		return;
-	static const char *const ref_keys[] = {"size", "file", NULL};
-	static const char *const win_keys[] = {"size", NULL};
-	bool is_ref = strcmp(key, "reference") == 0;
-	check_keys(v, blk, key, is_ref ? ref_keys : win_keys);
-	bool has_file = is_ref && json_object_get(blk, "file");
+	static const char *const keys[] = {"size", "file", "sliding", NULL};
+	check_keys(v, blk, "reference", keys);
+	bool has_file = json_object_get(blk, "file") != NULL;
 	/* With a file, `size` only tells `driftd baseline` how many values to collect. */
 	uint64_t n = 0;
-	if (get_uint(v, blk, "size", !has_file, key, 1, 10000000, &n))
-		*out = (size_t)n;
-	if (has_file)
+	if (get_uint(v, blk, "size", !has_file, "reference", 1, 10000000, &n))
+		m->reference_size = (size_t)n;
+	get_bool(v, blk, "sliding", "reference", &m->reference_sliding);
+	if (has_file && m->reference_sliding)
+		verr(v, dd_yaml_pos_key(v->doc, blk, "sliding"),
+		     "a pinned baseline (file) does not slide; use one or the other");
+	else if (has_file)
 		parse_reference_file(v, blk, m);
+}
+
+static void parse_window(struct vctx *v, const json_t *mon, struct dd_monitor_conf *m)
+{
+	const json_t *blk = get_object(v, mon, "window", true, "monitor");
+	if (!blk)
+		return;
+	static const char *const keys[] = {"size", "step", "duration", "max_size", NULL};
+	check_keys(v, blk, "window", keys);
+	bool by_time = json_object_get(blk, "duration") != NULL;
+	uint64_t n = 0;
+	if (!by_time) {
+		if (get_uint(v, blk, "size", true, "window", 1, 10000000, &n))
+			m->window_size = (size_t)n;
+		if (get_uint(v, blk, "step", false, "window", 1, 10000000, &n)) {
+			if (n > m->window_size)
+				verr(v, dd_yaml_pos_value(v->doc, blk, "step"),
+				     "'step' (%llu) must not exceed 'size' (%zu)",
+				     (unsigned long long)n, m->window_size);
+			else if (n < m->window_size)
+				m->window_step = (size_t)n; /* step == size is tumbling */
+		}
+		if (json_object_get(blk, "max_size"))
+			verr(v, dd_yaml_pos_key(v->doc, blk, "max_size"),
+			     "'max_size' bounds windows by time; count windows have 'size'");
+		return;
+	}
+	if (json_object_get(blk, "size"))
+		verr(v, dd_yaml_pos_key(v->doc, blk, "size"),
+		     "a window is by count (size) or by time (duration), not both");
+	if (get_duration(v, blk, "duration", &m->window_duration_ms) && m->window_duration_ms <= 0)
+		verr(v, dd_yaml_pos_value(v->doc, blk, "duration"), "'duration' must be positive");
+	const json_t *st = json_object_get(blk, "step");
+	if (st && get_duration(v, blk, "step", &m->window_step_ms)) {
+		if (m->window_step_ms <= 0 || m->window_step_ms > m->window_duration_ms)
+			verr(v, dd_yaml_pos_value(v->doc, blk, "step"),
+			     "'step' must be a positive duration no longer than 'duration'");
+		else if (m->window_step_ms == m->window_duration_ms)
+			m->window_step_ms = 0;
+	}
+	m->window_max = 100000;
+	if (get_uint(v, blk, "max_size", false, "window", 2, 10000000, &n))
+		m->window_max = (size_t)n;
+}
+
+/* Sliding policies keep host copies of the values; they take numbers only. */
+static void check_policies(struct vctx *v, const json_t *mon, struct dd_monitor_conf *m)
+{
+	bool sliding = m->window_step || m->window_step_ms || m->reference_sliding;
+	if (!sliding)
+		return;
+	struct dd_pos pos =
+	    dd_yaml_pos_key(v->doc, mon, m->reference_sliding ? "reference" : "window");
+	if (!(m->detector->accepts & DRIFTD_ACCEPTS(DRIFTD_VALUE_NUMBER)))
+		verr(v, pos, "sliding windows and references take numbers; detector '%s' does not",
+		     m->detector->name);
+	if (m->reference_sliding && (m->window_step || m->window_duration_ms))
+		verr(v, pos, "a sliding reference moves by tumbling count windows ({size: N})");
+	if (m->reference_sliding && (m->calibrate_k > 0 || m->cumulative))
+		verr(v, pos,
+		     "'calibrate' and 'cumulative' measure against a fixed reference; "
+		     "a sliding reference moves");
 }
 
 static void parse_tags(struct vctx *v, const json_t *mon, struct dd_monitor_conf *m)
@@ -628,9 +683,20 @@ static void parse_monitor(struct vctx *v, const json_t *mon, struct dd_monitor_c
 	if (m->detector) {
 		parse_params(v, mon, m);
 		bool windowed = driftd_kind_uses_reference(m->detector->kind);
-		parse_size_block(v, mon, "reference", m, &m->reference_size, windowed);
-		parse_size_block(v, mon, "window", m, &m->window_size, windowed);
+		if (windowed) {
+			parse_reference(v, mon, m);
+			parse_window(v, mon, m);
+		} else {
+			static const char *const blocks[] = {"reference", "window"};
+			for (int b = 0; b < 2; b++)
+				if (json_object_get(mon, blocks[b]))
+					verr(v, dd_yaml_pos_key(v->doc, mon, blocks[b]),
+					     "detector '%s' is streaming and takes no '%s'",
+					     m->detector->name, blocks[b]);
+		}
 		parse_cumulative(v, mon, m);
+		if (windowed)
+			check_policies(v, mon, m);
 		if (m->cumulative && m->calibrate_k > 0)
 			verr(v, dd_yaml_pos_key(v->doc, mon, "cumulative"),
 			     "'cumulative' and params.calibrate both set the threshold; use one");

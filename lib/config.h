@@ -40,6 +40,11 @@ struct dd_monitor_conf {
 	struct dd_baseline *baseline;
 	const json_t *baseline_values; /* borrowed from baseline */
 	size_t window_size;            /* 0 for streaming detectors */
+	size_t window_step; /* sliding by count: a verdict every step values (0: tumbling) */
+	int64_t window_duration_ms; /* windows by event time (0: by count) */
+	int64_t window_step_ms;     /* sliding by time (0: tumbling) */
+	size_t window_max;          /* time windows: most values one window holds */
+	bool reference_sliding;     /* the reference follows the stream */
 	enum dd_severity severity;
 	unsigned for_n;         /* consecutive breaching verdicts before firing */
 	unsigned resolve_after; /* consecutive clean verdicts before resolving */

@@ -15,7 +15,7 @@
 
 const char *dd_skip_name(enum dd_skip s)
 {
-	static const char *const names[] = {"missing", "wrong_type", "rejected"};
+	static const char *const names[] = {"missing", "wrong_type", "rejected", "no_time"};
 	return (unsigned)s < DD_SKIP__MAX ? names[s] : "?";
 }
 
@@ -193,18 +193,57 @@ static int load_baseline(struct dd_monitor *m)
 	return reference_complete(m, m->conf->baseline_values);
 }
 
+static int ring_alloc(struct dd_ring *r, size_t cap)
+{
+	r->x = calloc(cap, sizeof(double));
+	r->t = calloc(cap, sizeof(int64_t));
+	r->cap = cap;
+	return r->x && r->t ? 0 : -ENOMEM;
+}
+
+static void ring_free(struct dd_ring *r)
+{
+	free(r->x);
+	free(r->t);
+	*r = (struct dd_ring){0};
+}
+
+/* Buffers the window and reference policies keep on the host side (numbers only: sliding
+ * policies re-feed values, and only numbers can be copied without allocating per event). */
+static int alloc_policy(struct dd_monitor *m)
+{
+	const struct dd_monitor_conf *c = m->conf;
+	m->numeric_only =
+	    c->window_step || (c->window_duration_ms && c->window_step_ms) || c->reference_sliding;
+	int rc = 0;
+	if (c->window_step)
+		rc = ring_alloc(&m->win_ring, c->window_size);
+	else if (c->window_duration_ms && c->window_step_ms)
+		rc = ring_alloc(&m->win_ring, c->window_max);
+	if (rc == 0 && c->reference_sliding) {
+		rc = ring_alloc(&m->ref_ring, c->reference_size);
+		m->win_vals = calloc(c->window_size ? c->window_size : 1, sizeof(double));
+		if (rc == 0 && !m->win_vals)
+			rc = -ENOMEM;
+	}
+	return rc;
+}
+
 int dd_monitor_init(struct dd_monitor *m, const struct dd_monitor_conf *c, uint64_t seed)
 {
 	*m = (struct dd_monitor){.conf = c};
 	struct driftd_shape shape = {
 	    .reference_size = c->reference_size,
-	    .window_size = c->window_size,
+	    .window_size = c->window_duration_ms ? c->window_max : c->window_size,
 	    .seed = seed,
 	};
 	int rc = dd_instance_new(c->detector, c->params, &shape, &m->inst);
 	if (rc < 0)
 		return rc;
 	m->phase = driftd_kind_uses_reference(c->detector->kind) ? DD_MON_REFERENCE : DD_MON_ACTIVE;
+	rc = alloc_policy(m);
+	if (rc < 0)
+		return rc;
 	if (m->phase == DD_MON_REFERENCE && c->baseline_values)
 		return load_baseline(m);
 	if (m->phase == DD_MON_REFERENCE && (c->calibrate_k > 0 || c->cumulative) &&
@@ -215,68 +254,19 @@ int dd_monitor_init(struct dd_monitor *m, const struct dd_monitor_conf *c, uint6
 
 void dd_monitor_done(struct dd_monitor *m)
 {
+	ring_free(&m->win_ring);
+	ring_free(&m->ref_ring);
+	free(m->win_vals);
+	m->win_vals = NULL;
 	json_decref(m->ref_values);
 	m->ref_values = NULL;
 	dd_instance_free(m->inst);
 	m->inst = NULL;
 }
 
-int dd_monitor_feed(struct dd_monitor *m, const struct driftd_value *v, struct driftd_verdict *out)
+/* Host-level decisions on top of the detector's verdict. */
+static void decide(struct dd_monitor *m, struct driftd_verdict *out)
 {
-	const struct driftd_detector_ops *ops = m->inst->ops;
-	struct driftd_ctx *ctx = &m->inst->ctx;
-	m->matched++;
-	if (v->type == DRIFTD_VALUE_NONE) {
-		m->skipped[DD_SKIP_MISSING]++;
-		return 0;
-	}
-	if (!(ops->accepts & DRIFTD_ACCEPTS(v->type)) ||
-	    (v->type == DRIFTD_VALUE_NUMBER && !isfinite(v->num))) {
-		m->skipped[DD_SKIP_WRONG_TYPE]++;
-		return 0;
-	}
-
-	if (m->phase == DD_MON_REFERENCE) {
-		int rc = ops->reference_add(ctx, v);
-		if (rc == -EDOM) {
-			m->skipped[DD_SKIP_REJECTED]++;
-			return 0;
-		}
-		if (rc < 0)
-			return rc;
-		m->used++;
-		if (m->ref_values) {
-			/* Kept only for calibration, and only until the reference is complete. */
-			json_t *j = dd_value_to_json(v);
-			if (!j || json_array_append_new(m->ref_values, j) < 0)
-				return -ENOMEM;
-		}
-		if (++m->ref_n == m->conf->reference_size)
-			return reference_complete(m, m->ref_values);
-		return 0;
-	}
-
-	int rc = ops->update(ctx, v);
-	if (rc == -EDOM) {
-		m->skipped[DD_SKIP_REJECTED]++;
-		return 0;
-	}
-	if (rc < 0)
-		return rc;
-	m->used++;
-	if (m->conf->window_size && ++m->win_n < m->conf->window_size)
-		return 0;
-
-	memset(out, 0, sizeof(*out));
-	out->p_value = (double)NAN;
-	rc = ops->evaluate(ctx, out);
-	if (m->conf->window_size) {
-		m->win_n = 0;
-		if (ops->window_reset)
-			ops->window_reset(ctx);
-	}
-	if (rc < 0)
-		return rc;
 	if (m->calibrated) {
 		out->threshold = m->calibrated_threshold;
 		out->drift = out->score > m->calibrated_threshold;
@@ -298,5 +288,209 @@ int dd_monitor_feed(struct dd_monitor *m, const struct driftd_value *v, struct d
 	}
 	m->verdicts++;
 	m->drifts += out->drift;
+}
+
+/* Evaluate the detector's current window (and reset it for window kinds). 1 or -errno. */
+static int close_window(struct dd_monitor *m, struct driftd_verdict *out)
+{
+	const struct driftd_detector_ops *ops = m->inst->ops;
+	memset(out, 0, sizeof(*out));
+	out->p_value = (double)NAN;
+	int rc = ops->evaluate(&m->inst->ctx, out);
+	if (driftd_kind_uses_reference(ops->kind)) {
+		m->win_n = 0;
+		if (ops->window_reset)
+			ops->window_reset(&m->inst->ctx);
+	}
+	if (rc < 0)
+		return rc;
+	decide(m, out);
 	return 1;
+}
+
+static void ring_push(struct dd_ring *r, double x, int64_t t)
+{
+	size_t at = (r->head + r->len) % r->cap;
+	if (r->len == r->cap) {
+		r->head = (r->head + 1) % r->cap;
+		r->len--;
+	}
+	r->x[at] = x;
+	r->t[at] = t;
+	r->len++;
+}
+
+/* A sliding reference moves on: it becomes the newest reference_size values before the next
+ * window. The detector cannot forget values, so a new instance takes the moved reference. */
+static int slide_reference(struct dd_monitor *m)
+{
+	const struct dd_monitor_conf *c = m->conf;
+	for (size_t i = 0; i < m->win_len; i++)
+		ring_push(&m->ref_ring, m->win_vals[i], 0);
+	m->win_len = 0;
+	struct dd_instance *in = NULL;
+	int rc = dd_instance_new(c->detector, c->params, &m->inst->ctx.shape, &in);
+	for (size_t i = 0; rc == 0 && i < m->ref_ring.len; i++)
+		rc = dd_instance_reference_number(
+		    in, m->ref_ring.x[(m->ref_ring.head + i) % m->ref_ring.cap]);
+	if (rc == 0 && in->ops->reference_done)
+		rc = in->ops->reference_done(&in->ctx);
+	if (rc < 0) {
+		dd_instance_free(in);
+		return rc;
+	}
+	dd_instance_free(m->inst);
+	m->inst = in;
+	return 0;
+}
+
+/* Sliding windows: the detector's window is rebuilt from the ring (values with time >= from). */
+static int rebuild_window(struct dd_monitor *m, int64_t from, struct driftd_verdict *out)
+{
+	const struct driftd_detector_ops *ops = m->inst->ops;
+	if (ops->window_reset)
+		ops->window_reset(&m->inst->ctx);
+	size_t used = 0;
+	for (size_t i = 0; i < m->win_ring.len; i++) {
+		size_t k = (m->win_ring.head + i) % m->win_ring.cap;
+		if (m->win_ring.t[k] < from)
+			continue;
+		int rc = dd_instance_update_number(m->inst, m->win_ring.x[k]);
+		if (rc < 0)
+			return rc;
+		used++;
+	}
+	if (used == 0)
+		return 0;
+	return close_window(m, out);
+}
+
+static int64_t align(int64_t t, int64_t step)
+{
+	int64_t q = t / step;
+	if (t % step < 0)
+		q--;
+	return q * step;
+}
+
+/* Window policies after the reference phase; v is usable and ts_ms is the event time (-1
+ * when the record had none). Returns 1 with *out when a verdict was reached. */
+static int windowed(struct dd_monitor *m, const struct driftd_value *v, int64_t ts_ms,
+                    struct driftd_verdict *out)
+{
+	const struct dd_monitor_conf *c = m->conf;
+	const struct driftd_detector_ops *ops = m->inst->ops;
+	int rc, produced = 0;
+
+	if (c->window_duration_ms) {
+		if (ts_ms < 0) {
+			m->skipped[DD_SKIP_NO_TIME]++;
+			return 0;
+		}
+		int64_t step = c->window_step_ms ? c->window_step_ms : c->window_duration_ms;
+		int64_t b = align(ts_ms, step);
+		if (!m->win_started) {
+			m->win_start = b;
+			m->win_started = true;
+		}
+		if (c->window_step_ms) {
+			/* sliding by time: at each step boundary, the last `duration` of values */
+			if (b > m->win_start) {
+				produced = rebuild_window(m, b - c->window_duration_ms, out);
+				if (produced < 0)
+					return produced;
+				m->win_start = b;
+			}
+			ring_push(&m->win_ring, v->num, ts_ms);
+			m->used++;
+			return produced;
+		}
+		/* tumbling by time: the record that crosses the boundary closes the window (its
+		 * own value opens the next one); a late record joins the open window */
+		if (b > m->win_start) {
+			if (m->win_n > 0 && (produced = close_window(m, out)) < 0)
+				return produced;
+			m->win_start = b;
+		}
+		if ((rc = ops->update(&m->inst->ctx, v)) < 0)
+			return rc == -EDOM ? (m->skipped[DD_SKIP_REJECTED]++, produced) : rc;
+		m->used++;
+		if (++m->win_n >= c->window_max && !produced)
+			return close_window(m, out); /* bounded: a full window closes early */
+		return produced;
+	}
+
+	if (c->window_step) {
+		/* sliding by count: every `step` values, the last `size` values */
+		ring_push(&m->win_ring, v->num, 0);
+		m->used++;
+		if (++m->since_eval < c->window_step || m->win_ring.len < c->window_size)
+			return 0;
+		m->since_eval = 0;
+		return rebuild_window(m, INT64_MIN, out);
+	}
+
+	if ((rc = ops->update(&m->inst->ctx, v)) < 0)
+		return rc == -EDOM ? (m->skipped[DD_SKIP_REJECTED]++, 0) : rc;
+	m->used++;
+	if (m->win_vals)
+		m->win_vals[m->win_len++] = v->num;
+	if (c->window_size && ++m->win_n < c->window_size)
+		return 0;
+	produced = close_window(m, out);
+	if (produced > 0 && c->reference_sliding && (rc = slide_reference(m)) < 0)
+		return rc;
+	return produced;
+}
+
+int dd_monitor_feed(struct dd_monitor *m, const struct driftd_value *v, int64_t ts_ms,
+                    struct driftd_verdict *out)
+{
+	const struct driftd_detector_ops *ops = m->inst->ops;
+	struct driftd_ctx *ctx = &m->inst->ctx;
+	m->matched++;
+	if (v->type == DRIFTD_VALUE_NONE) {
+		m->skipped[DD_SKIP_MISSING]++;
+		return 0;
+	}
+	if (!(ops->accepts & DRIFTD_ACCEPTS(v->type)) ||
+	    (v->type == DRIFTD_VALUE_NUMBER && !isfinite(v->num)) ||
+	    (m->numeric_only && v->type != DRIFTD_VALUE_NUMBER)) {
+		m->skipped[DD_SKIP_WRONG_TYPE]++;
+		return 0;
+	}
+
+	if (m->phase == DD_MON_REFERENCE) {
+		int rc = ops->reference_add(ctx, v);
+		if (rc == -EDOM) {
+			m->skipped[DD_SKIP_REJECTED]++;
+			return 0;
+		}
+		if (rc < 0)
+			return rc;
+		m->used++;
+		if (m->ref_values) {
+			/* Kept only for calibration, and only until the reference is complete. */
+			json_t *j = dd_value_to_json(v);
+			if (!j || json_array_append_new(m->ref_values, j) < 0)
+				return -ENOMEM;
+		}
+		if (m->ref_ring.cap)
+			ring_push(&m->ref_ring, v->num, 0);
+		if (++m->ref_n == m->conf->reference_size)
+			return reference_complete(m, m->ref_values);
+		return 0;
+	}
+	if (driftd_kind_uses_reference(ops->kind))
+		return windowed(m, v, ts_ms, out);
+
+	int rc = ops->update(ctx, v);
+	if (rc == -EDOM) {
+		m->skipped[DD_SKIP_REJECTED]++;
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	m->used++;
+	return close_window(m, out);
 }

@@ -23,9 +23,17 @@ enum dd_skip {
 	DD_SKIP_MISSING = 0, /* the field is absent */
 	DD_SKIP_WRONG_TYPE,  /* present, but not a type the detector takes */
 	DD_SKIP_REJECTED,    /* the detector refused it (e.g. non-finite) */
+	DD_SKIP_NO_TIME,     /* time windows: the record has no `ts` */
 	DD_SKIP__MAX,
 };
 const char *dd_skip_name(enum dd_skip s);
+
+/* Values (and their event times) kept by the host for sliding policies. */
+struct dd_ring {
+	double *x;
+	int64_t *t;
+	size_t cap, head, len;
+};
 
 struct dd_monitor {
 	const struct dd_monitor_conf *conf;
@@ -41,6 +49,15 @@ struct dd_monitor {
 	json_t *ref_values; /* calibrate: the reference values, until it is complete */
 	bool calibrated;
 	double calibrated_threshold;
+	/* window policies */
+	bool numeric_only;       /* sliding policies keep copies: numbers only */
+	bool win_started;        /* time windows: win_start is set */
+	int64_t win_start;       /* time windows: the open window's (or step's) aligned start */
+	uint64_t since_eval;     /* sliding by count: values since the last verdict */
+	struct dd_ring win_ring; /* sliding windows */
+	struct dd_ring ref_ring; /* sliding reference */
+	double *win_vals;        /* sliding reference: the current window's values */
+	size_t win_len;
 	/* cumulative: the sum and the reference chunks' score mean and scale */
 	double cusum;
 	double cusum_mean;
@@ -50,9 +67,11 @@ struct dd_monitor {
 int dd_monitor_init(struct dd_monitor *m, const struct dd_monitor_conf *c, uint64_t seed);
 void dd_monitor_done(struct dd_monitor *m);
 
-/* Feed the monitor's value for one matching event. Returns 1 with *out filled when a verdict
- * was reached (streaming: every accepted value; window detectors: when a window closes),
- * 0 when none was, or a negative errno for a detector failure (counted by the caller). */
-int dd_monitor_feed(struct dd_monitor *m, const struct driftd_value *v, struct driftd_verdict *out);
+/* Feed the monitor's value for one matching event, with its event time (-1: none). Returns 1 with
+ * *out filled when a verdict was reached (streaming: every accepted value; window detectors: when a
+ * window closes), 0 when none was, or a negative errno for a detector failure (counted by the
+ * caller). */
+int dd_monitor_feed(struct dd_monitor *m, const struct driftd_value *v, int64_t ts_ms,
+                    struct driftd_verdict *out);
 
 #endif

@@ -383,7 +383,7 @@ int dd_pipeline_feed(struct dd_pipeline *p, const char *rec, size_t len, const s
 			continue;
 		}
 		struct driftd_verdict v;
-		rc = dd_monitor_feed(m, &p->vals[i], &v);
+		rc = dd_monitor_feed(m, &p->vals[i], now_ms, &v);
 		if (rc < 0) {
 			p->st.detector_errors++;
 			if (p->opts.log && p->detector_errors_logged++ < p->opts.reject_log_limit)

@@ -483,6 +483,85 @@ def check_slow_ramp(driftd, tmp):
     return failures
 
 
+def check_window_policies(driftd, tmp):
+    """Time windows (tumbling and sliding), sliding count windows and a sliding reference, each
+    against scipy's ks_2samp over the windows the policy defines."""
+    failures = []
+    lines, values = make_stream(51, 3000, n=5000)
+    path = os.path.join(tmp, "pol.jsonl")
+    with open(path, "wb") as f:
+        for ln in lines:
+            f.write(ln.encode("latin-1") if "\xff" in ln else ln.encode())
+            f.write(b"\n")
+    ts = {}
+    for i, ln in enumerate(lines):
+        try:
+            ts[i] = json.loads(ln)["ts"]
+        except Exception:
+            pass
+    cfg = os.path.join(tmp, "pol.yaml")
+    mk = lambda name, ref, win: (f"  - {{name: {name}, field: /input/{SHIFTED}, detector: ks, "
+                                 f"reference: {ref}, window: {win}}}\n")
+    with open(cfg, "w") as f:
+        f.write("monitors:\n")
+        f.write(mk("time", "{size: 1000}", "{duration: 500s}"))
+        f.write(mk("timeslide", "{size: 1000}", "{duration: 500s, step: 250s}"))
+        f.write(mk("slide", "{size: 1000}", "{size: 500, step: 250}"))
+        f.write(mk("refslide", "{size: 1000, sliding: true}", "{size: 500}"))
+    trace = os.path.join(tmp, "pol.trace")
+    p = subprocess.run([driftd, "replay", "-c", cfg, "--trace", trace, path],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        return [f"replay failed: {p.stderr}"]
+    tr = [json.loads(l) for l in open(trace)]
+    vals = values[SHIFTED]  # (event.index, x)
+    ref = [x for _, x in vals[:1000]]
+    post = vals[1000:]
+    want = {"time": [], "timeslide": [], "slide": [], "refslide": []}
+    # tumbling by time: buckets of 500 s; the first record of the next bucket closes one
+    cur, bucket = [], None
+    for idx, x in post:
+        b = ts[idx] // 500000
+        if bucket is not None and b > bucket and cur:
+            want["time"].append((idx, cur))
+            cur = []
+        bucket = b if bucket is None or b > bucket else bucket
+        cur.append(x)
+    # sliding by time: at each 250 s boundary, the values of the last 500 s
+    seen, start = [], None
+    for idx, x in post:
+        b = ts[idx] // 250000 * 250000
+        if start is None:
+            start = b
+        if b > start:
+            w = [v for t, v in seen if t >= b - 500000]
+            if w:
+                want["timeslide"].append((idx, w))
+            start = b
+        seen.append((ts[idx], x))
+    # sliding by count: the last 500 values, every 250 once 500 are there
+    xs = [x for _, x in post]
+    for k in range(500, len(xs) + 1, 250):
+        want["slide"].append((post[k - 1][0], xs[k - 500:k]))
+    # sliding reference: each window against the 1000 values before it
+    allx = [x for _, x in vals]
+    for k in range(1000, len(allx) - 499, 500):
+        want["refslide"].append((vals[k + 499][0], allx[k:k + 500], allx[k - 1000:k]))
+    for name, exp in want.items():
+        got = [t for t in tr if t["monitor"] == name]
+        if len(got) != len(exp) or not exp:
+            failures.append(f"{name}: {len(got)} verdicts, oracle {len(exp)}")
+            continue
+        for t, e in zip(got, exp):
+            r = ks_2samp(e[2] if name == "refslide" else ref, e[1])
+            if t["event.index"] != e[0] or abs(t["p_value"] - r.pvalue) > 1e-12 * max(
+                    r.pvalue, 1e-300):
+                failures.append(f"{name}: verdict at {t['event.index']} p {t['p_value']}, "
+                                f"oracle at {e[0]} p {r.pvalue}")
+                break
+    return failures
+
+
 def main():
     driftd = sys.argv[1]
     failures = []
@@ -505,9 +584,10 @@ def main():
         failures += [f"group: {x}" for x in check_group(driftd, tmp)]
         failures += [f"calibrate: {x}" for x in check_calibrate_min_effect(driftd, tmp)]
         failures += [f"slow ramp: {x}" for x in check_slow_ramp(driftd, tmp)]
+        failures += [f"policies: {x}" for x in check_window_policies(driftd, tmp)]
     for f in failures:
         print("FAIL", f)
-    print(f"{0 if failures else 6} passed, {len(failures)} failed")
+    print(f"{0 if failures else 7} passed, {len(failures)} failed")
     return 1 if failures else 0
 
 
