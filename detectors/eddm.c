@@ -52,6 +52,8 @@ struct eddm_state {
 	double mean;         /* running mean of the distances */
 	double m2;           /* running sum of squared deviations of the distances */
 	double q_max;        /* largest mean + 2 sd seen after the warm start, -1 before */
+	double q;            /* mean + 2 sd at the last error past the warm start (derived from
+	                      * the fields above, not in the snapshot: evaluate needs no pow) */
 	bool drift;          /* River's drift_detected after the last update */
 	bool warning;        /* River's warning_detected */
 };
@@ -107,6 +109,7 @@ static void eddm_reset(struct eddm_state *s)
 	    .mean = 0.0,
 	    .m2 = 0.0,
 	    .q_max = -1.0,
+	    .q = 0.0,
 	    .drift = false,
 	    .warning = false,
 	};
@@ -154,11 +157,11 @@ static int eddm_update(struct driftd_ctx *ctx, const struct driftd_value *v)
 
 	if (s->n <= (uint64_t)c->warm_start)
 		return 0;
-	double q = eddm_q(s);
-	if (q > s->q_max) {
-		s->q_max = q;
+	s->q = eddm_q(s);
+	if (s->q > s->q_max) {
+		s->q_max = s->q;
 	} else if (s->n_errors > (uint64_t)c->warm_start) {
-		double level = q / s->q_max;
+		double level = s->q / s->q_max;
 		if (level < c->beta)
 			s->drift = true;
 		else
@@ -172,10 +175,8 @@ static int eddm_evaluate(struct driftd_ctx *ctx, struct driftd_verdict *out)
 	const struct eddm_config *c = ctx->config;
 	const struct eddm_state *s = ctx->state;
 
-	/* q changes only on errors, and every error after the one that first set q_max is past
-	 * the warm start, so the current q is the one River compared last. */
 	*out = (struct driftd_verdict){
-	    .score = s->q_max > 0 ? eddm_q(s) / s->q_max : 1.0,
+	    .score = s->q_max > 0 ? s->q / s->q_max : 1.0,
 	    .threshold = c->beta,
 	    .p_value = (double)NAN,
 	    .drift = s->drift,
@@ -202,6 +203,7 @@ static int eddm_snapshot(const struct driftd_ctx *ctx, struct driftd_buf *out)
 static int eddm_parse(struct driftd_reader *r, struct eddm_state *s)
 {
 	uint64_t flags;
+	s->q = 0.0;
 	if (driftd_rd_u64(r, &s->n) < 0 || driftd_rd_u64(r, &s->last_error) < 0 ||
 	    driftd_rd_u64(r, &s->n_errors) < 0 || driftd_rd_f64_finite(r, &s->mean) < 0 ||
 	    driftd_rd_f64_finite(r, &s->m2) < 0 || driftd_rd_f64_finite(r, &s->q_max) < 0 ||
@@ -222,6 +224,9 @@ static int eddm_parse(struct driftd_reader *r, struct eddm_state *s)
 	/* Distances are at least 1, so are their mean and any mean + 2 sd. */
 	if (!(s->mean >= 1.0) || !(s->m2 >= 0.0) || !(s->q_max == -1.0 || s->q_max >= 1.0))
 		return -EBADMSG;
+	/* q changes only on errors, and every error after the one that first set q_max is past
+	 * the warm start, so q from the restored distances is the one River compared last. */
+	s->q = s->q_max > 0 ? eddm_q(s) : 0.0;
 	return 0;
 }
 
