@@ -64,14 +64,25 @@ static struct dd_instance *fresh(const struct driftd_detector_ops *ops)
 	return in;
 }
 
-/* Deterministic test stream: a level shift halfway, so detectors have something to find. */
-static double value_at(unsigned i)
+/* Deterministic uniform [0, 1) numbers. */
+static double unit_at(unsigned i)
 {
 	uint64_t z = (i + 1) * 0x9e3779b97f4a7c15ull;
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
 	z ^= z >> 31;
-	double u = (double)(z >> 11) * 0x1.0p-53;
-	return u + (i > 200 ? 3.0 : 0.0);
+	return (double)(z >> 11) * 0x1.0p-53;
+}
+
+/* Deterministic test stream: a level shift halfway, so detectors have something to find.
+ * Detectors that take booleans watch 0/1 streams (a model's errors, say) and may reject other
+ * numbers, so they get 0/1 values whose rate of ones jumps at the same point instead. */
+static struct driftd_value value_for(const struct driftd_detector_ops *ops, unsigned i)
+{
+	double u = unit_at(i);
+	if (ops->accepts & DRIFTD_ACCEPTS(DRIFTD_VALUE_BOOL))
+		return (struct driftd_value){.type = DRIFTD_VALUE_BOOL,
+		                             .num = u < (i > 200 ? 0.6 : 0.1) ? 1 : 0};
+	return (struct driftd_value){.type = DRIFTD_VALUE_NUMBER, .num = u + (i > 200 ? 3.0 : 0.0)};
 }
 
 /* Feed n values through the host protocol (reference first where the kind needs one);
@@ -81,7 +92,7 @@ static void feed(struct dd_instance *in, unsigned from, unsigned n, unsigned *re
 {
 	const struct driftd_detector_ops *ops = in->ops;
 	for (unsigned i = from; i < from + n; i++) {
-		struct driftd_value v = {.type = DRIFTD_VALUE_NUMBER, .num = value_at(i)};
+		struct driftd_value v = value_for(ops, i);
 		if (driftd_kind_uses_reference(ops->kind) && *ref_n < REF) {
 			counting = 1;
 			int rc = ops->reference_add(&in->ctx, &v);
