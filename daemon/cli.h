@@ -18,6 +18,13 @@ int dd_cmd_demo(int argc, char **argv);
 int dd_cmd_run(int argc, char **argv);
 int dd_cmd_baseline(int argc, char **argv);
 
+struct dd_config;
+struct dd_kafka_opts;
+struct dd_pipeline_opts;
+/* Service mode over a loaded config (run, demo): returns an exit status. */
+int dd_serve(const struct dd_config *conf, const struct dd_kafka_opts *ko,
+             const struct dd_pipeline_opts *po);
+
 /* The demo's synthetic traffic, also used by the end-to-end tests and the benchmark. */
 struct dd_synth_opts {
 	unsigned long long n;     /* events */

@@ -805,6 +805,21 @@ static void parse_kafka(struct vctx *v, const json_t *k, struct dd_kafka_conf *k
 				continue;
 			}
 			json_object_set_new(kc->properties, key, json_string(s));
+			struct dd_pos pos = dd_yaml_pos_key(v->doc, props, key);
+			if (strcmp(key, "partition.assignment.strategy") == 0 &&
+			    strstr(s, "cooperative-sticky"))
+				/* librdkafka 2.0.2 aborts when a cooperative consumer closes before
+				 * its first assignment (upstream #4381, fixed in 2.3.0). */
+				verr(v, pos,
+				     "cooperative-sticky aborts librdkafka 2.0.2 on a close before "
+				     "the first assignment (upstream bug #4381); use "
+				     "range,roundrobin");
+			if (strcmp(key, "enable.auto.offset.store") == 0 ||
+			    strcmp(key, "group.id") == 0 || strcmp(key, "bootstrap.servers") == 0)
+				verr(v, pos,
+				     "'%s' is set by driftd (at-least-once delivery; use "
+				     "source.kafka.group and .brokers)",
+				     key);
 		}
 	}
 }

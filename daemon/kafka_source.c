@@ -1,0 +1,222 @@
+/* Kafka source (see kafka_source.h). At-least-once: enable.auto.offset.store is off and each
+ * record's offset is stored (rd_kafka_offset_store, offset + 1, no allocation) only after
+ * dd_pipeline_feed returned for it; auto-commit then commits stored offsets. Processing is
+ * synchronous in the poll loop, so the only queue is librdkafka's own, bounded by
+ * queued.max.messages.kbytes: a slow pipeline slows fetching instead of growing memory. */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "kafka_source.h"
+
+struct dd_kafka_source {
+	const struct dd_config *conf;
+	struct dd_kafka_opts opts;
+	rd_kafka_t *rk;
+	struct dd_kafka_stats st;
+	bool closed;
+	uint64_t errors_logged;
+};
+
+static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+	struct dd_kafka_source *s = opaque;
+	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		rd_kafka_assign(rk, parts);
+		s->st.assigned = parts->cnt;
+		if (s->opts.log)
+			fprintf(s->opts.log, "driftd: kafka: assigned %d partition%s\n", parts->cnt,
+			        parts->cnt == 1 ? "" : "s");
+		return;
+	}
+	/* Revoked (or an error): commit what was processed before the partitions go, so the
+	 * next owner starts where we stopped rather than at the last auto-commit. */
+	rd_kafka_commit(rk, NULL, 0);
+	rd_kafka_assign(rk, NULL);
+	s->st.assigned = 0;
+	if (s->opts.log)
+		fprintf(s->opts.log, "driftd: kafka: partitions revoked (%s)\n",
+		        rd_kafka_err2str(err));
+}
+
+static int set(rd_kafka_conf_t *kc, const char *k, const char *v, char *err, size_t errsz)
+{
+	char e[256];
+	if (rd_kafka_conf_set(kc, k, v, e, sizeof(e)) != RD_KAFKA_CONF_OK) {
+		snprintf(err, errsz, "librdkafka property %s=%s: %s", k, v, e);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int dd_kafka_source_new(const struct dd_config *c, const struct dd_kafka_opts *o,
+                        struct dd_kafka_source **ret, char *err, size_t errsz)
+{
+	if (!c->has_kafka) {
+		snprintf(err, errsz, "%s has no source.kafka", c->path);
+		return -EINVAL;
+	}
+	struct dd_kafka_source *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->conf = c;
+	s->opts = *o;
+	rd_kafka_conf_t *kc = rd_kafka_conf_new();
+	char fetch[32];
+	/* librdkafka grows its fetch size for an oversized record; the application still
+	 * checks each record against limits.max_record_bytes. */
+	snprintf(fetch, sizeof(fetch), "%zu", c->max_record < 1048576 ? 1048576 : c->max_record);
+	int rc =
+	    set(kc, "bootstrap.servers", o->brokers ? o->brokers : c->kafka.brokers, err, errsz);
+	if (!rc)
+		rc = set(kc, "group.id", c->kafka.group, err, errsz);
+	if (!rc)
+		rc = set(kc, "enable.auto.offset.store", "false", err, errsz);
+	/* Defaults the user may override through source.kafka.properties. */
+	const char *defaults[][2] = {
+	    {"enable.auto.commit", "true"},
+	    {"auto.commit.interval.ms", "1000"}, /* fewer re-deliveries after a crash */
+	    {"auto.offset.reset", "earliest"},   /* a new group monitors what is there */
+	    {"enable.partition.eof", "false"},
+	    {"queued.max.messages.kbytes", "65536"},
+	    {"fetch.message.max.bytes", fetch},
+	    {"session.timeout.ms", "10000"},
+	    {"client.id", "driftd"},
+	};
+	for (size_t i = 0; !rc && i < sizeof(defaults) / sizeof(defaults[0]); i++)
+		rc = set(kc, defaults[i][0], defaults[i][1], err, errsz);
+	const char *key;
+	json_t *val;
+	json_object_foreach (c->kafka.properties, key, val) {
+		if (rc)
+			break;
+		rc = set(kc, key, json_string_value(val), err, errsz);
+	}
+	if (rc) {
+		rd_kafka_conf_destroy(kc);
+		free(s);
+		return rc;
+	}
+	rd_kafka_conf_set_rebalance_cb(kc, rebalance);
+	rd_kafka_conf_set_opaque(kc, s);
+	char e[512];
+	s->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, e, sizeof(e));
+	if (!s->rk) {
+		snprintf(err, errsz, "cannot create the Kafka consumer: %s", e);
+		rd_kafka_conf_destroy(kc);
+		free(s);
+		return -EINVAL;
+	}
+	rd_kafka_poll_set_consumer(s->rk);
+	rd_kafka_topic_partition_list_t *topics =
+	    rd_kafka_topic_partition_list_new((int)c->kafka.n_topics);
+	for (size_t i = 0; i < c->kafka.n_topics; i++)
+		rd_kafka_topic_partition_list_add(topics, c->kafka.topics[i],
+		                                  RD_KAFKA_PARTITION_UA);
+	rd_kafka_resp_err_t kerr = rd_kafka_subscribe(s->rk, topics);
+	rd_kafka_topic_partition_list_destroy(topics);
+	if (kerr) {
+		snprintf(err, errsz, "cannot subscribe: %s", rd_kafka_err2str(kerr));
+		dd_kafka_source_free(s);
+		return -EINVAL;
+	}
+	*ret = s;
+	return 0;
+}
+
+static bool stop_requested(const struct dd_kafka_source *s)
+{
+	if (s->opts.stop_fd < 0)
+		return false;
+	struct pollfd pfd = {.fd = s->opts.stop_fd, .events = POLLIN};
+	return poll(&pfd, 1, 0) > 0;
+}
+
+static void consumer_error(struct dd_kafka_source *s, const rd_kafka_message_t *m)
+{
+	s->st.errors++;
+	/* Rate-limited: a broker outage produces an error per retry. */
+	if (!s->opts.log || (s->errors_logged >= 10 && s->st.errors % 1000 != 0))
+		return;
+	s->errors_logged++;
+	fprintf(s->opts.log, "driftd: kafka: %s%s%s (errors so far: %llu)\n",
+	        rd_kafka_err2str(m->err), m->rkt ? " on " : "",
+	        m->rkt ? rd_kafka_topic_name(m->rkt) : "", (unsigned long long)s->st.errors);
+}
+
+int dd_kafka_source_run(struct dd_kafka_source *s, struct dd_pipeline *p)
+{
+	unsigned polls = 0;
+	for (;;) {
+		/* The signal check costs a syscall: do it every few polls, and on idle ones. */
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, 100);
+		if ((!m || (++polls & 63) == 0) && stop_requested(s)) {
+			if (m)
+				rd_kafka_message_destroy(m);
+			return 0;
+		}
+		if (!m)
+			continue;
+		if (m->err) {
+			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+				consumer_error(s, m);
+			rd_kafka_message_destroy(m);
+			continue;
+		}
+		struct dd_origin at = {
+		    .kafka = true,
+		    .topic = rd_kafka_topic_name(m->rkt),
+		    .partition = m->partition,
+		    .offset = m->offset,
+		    .index = s->st.records,
+		};
+		int rc = 0;
+		if (m->len > s->conf->max_record) {
+			s->st.too_large++;
+			dd_pipeline_reject(p, DD_REJECT_TOO_LARGE, &at);
+		} else {
+			rc = dd_pipeline_feed(p, m->payload ? m->payload : "", m->len, &at);
+		}
+		s->st.records++;
+		if (rc == 0 && rd_kafka_offset_store(m->rkt, m->partition, m->offset) == 0)
+			s->st.stored++;
+		rd_kafka_message_destroy(m);
+		if (rc < 0)
+			return rc;
+		if (s->opts.stop_after && s->st.records >= s->opts.stop_after)
+			return 0;
+	}
+}
+
+int dd_kafka_source_close(struct dd_kafka_source *s)
+{
+	if (!s || s->closed)
+		return 0;
+	s->closed = true;
+	/* Commit stored offsets synchronously, then leave the group. */
+	rd_kafka_resp_err_t e = rd_kafka_commit(s->rk, NULL, 0);
+	if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET && s->opts.log)
+		fprintf(s->opts.log, "driftd: kafka: final commit: %s\n", rd_kafka_err2str(e));
+	rd_kafka_resp_err_t ce = rd_kafka_consumer_close(s->rk);
+	return (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET) || ce ? -EIO : 0;
+}
+
+void dd_kafka_source_free(struct dd_kafka_source *s)
+{
+	if (!s)
+		return;
+	if (s->rk) {
+		dd_kafka_source_close(s);
+		rd_kafka_destroy(s->rk);
+	}
+	free(s);
+}
+
+void dd_kafka_source_stats(const struct dd_kafka_source *s, struct dd_kafka_stats *out)
+{
+	*out = s->st;
+}
