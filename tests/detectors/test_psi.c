@@ -259,7 +259,10 @@ static void test_params(void **unused)
 	assert_int_equal(dd_param_set_number(o, cfg, "threshold", -0.1), -ERANGE);
 	assert_int_equal(dd_param_set_number(o, cfg, "epsilon", 0), -ERANGE);
 	assert_int_equal(dd_param_set_number(o, cfg, "epsilon", 1.5), -ERANGE);
-	assert_int_equal(dd_param_set_choice(o, cfg, "binning", "doane"), -EINVAL);
+	assert_true(dd_param_get(dd_param_find(o, "out_of_range"), cfg) == 0);
+	assert_int_equal(dd_param_set_choice(o, cfg, "binning", "scott"), -EINVAL);
+	assert_int_equal(dd_param_set_choice(o, cfg, "empty_bin", "none"), -EINVAL);
+	assert_int_equal(dd_param_set_choice(o, cfg, "out_of_range", "drop"), -EINVAL);
 	assert_int_equal(dd_param_set_choice(o, cfg, "empty_bin", "dbl_min"), -EINVAL);
 	assert_int_equal(dd_param_set_choice(o, cfg, "binning", "uniform"), 0);
 	assert_int_equal(dd_param_set_choice(o, cfg, "empty_bin", "laplace"), 0);
