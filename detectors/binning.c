@@ -18,7 +18,9 @@
  *             gives width 0, so K = 1, for n <= 2 or zero spread); the edges are
  *             np.linspace(min, max, K + 1), widened to [c - 0.5, c + 0.5] for a constant
  *             reference c. The moments are computed in arrival order with numpy's pairwise
- *             summation, as np.histogram_bin_edges(reference) does.
+ *             summation, as np.histogram_bin_edges(reference) does (numpy's vectorised pow and
+ *             log2 may differ from libm's in the last bit, which could only change K when the
+ *             count lands within rounding of an integer).
  *   Only where numpy overflows (a range wider than DBL_MAX, or moments beyond it, where numpy
  *   gives NaN/inf edges or raises) do the edges come from a convex combination instead and the
  *   doane/sturges count fall back to ceil(log2 n + 1), so that they stay finite.
