@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """Oracle for detectors/psi.c: an independent numpy implementation of the same definition.
 
-Edges:   quantile: np.quantile(ref, np.arange(1, K) / K) (numpy's default method="linear");
-         uniform:  np.linspace(ref.min(), ref.max(), K + 1)[1:-1];
-         then ties collapse (an edge is kept only if it is above the previous kept edge).
-Counts:  np.histogram over [-inf, *edges, +inf] (bins closed on the left, so a value equal to an
-         edge counts in the bin above it).
+Edges and counts: binned_oracle.py (numpy's quantile, linspace and histogram_bin_edges; clamp:
+         np.histogram over [-inf, *inner edges, +inf], bins closed on the left, so a value equal
+         to an edge counts in the bin above it; bin: underflow, np.histogram over the reference
+         range, overflow); ties collapse (an edge is kept only if above the previous kept one).
 Empty:   "epsilon": a zero proportion is replaced by epsilon (Evidently's rule, no renormalising);
          "laplace": p = (count + 0.5) / (n + 0.5 * B).
 PSI:     sum((p_cur - p_ref) * ln(p_cur / p_ref)); drift when psi >= threshold.
+
+The first 29 cases (quantile and uniform binning, clamp) predate the shared binning helper and
+are unchanged; the cases after them were added with the doane/sturges binnings and the
+out_of_range policy (regenerated deliberately, the earlier cases and samples are identical).
 
 Writes tests/detectors/data/psi.json ("samples": named value lists; "cases": params, the names of
 the reference and current samples, expected edges, counts, psi and drift) deterministically (fixed seeds, values rounded to 6 decimals,
@@ -23,42 +26,26 @@ import sys
 
 import numpy as np
 
+import binned_oracle as bo
+
 assert np.__version__ == "2.4.6", np.__version__
 
 OUT = pathlib.Path(__file__).resolve().parent.parent / "detectors" / "data" / "psi.json"
 
 DEFAULTS = dict(threshold=0.1, bins=10, binning="quantile", empty_bin="epsilon", epsilon=0.0001)
+# Added with the shared binning helper; the original cases keep DEFAULTS (clamp implied).
+NEW_DEFAULTS = dict(DEFAULTS, out_of_range="clamp")
 
 
-def psi_oracle(ref, cur, threshold, bins, binning, empty_bin, epsilon):
-    ref = np.asarray(ref, dtype=np.float64)
-    cur = np.asarray(cur, dtype=np.float64)
-    if binning == "quantile":
-        inner = np.quantile(ref, np.arange(1, bins) / bins)
-    else:
-        inner = np.linspace(ref.min(), ref.max(), bins + 1)[1:-1]
-    kept = []
-    for e in inner:
-        if not kept or e > kept[-1]:
-            kept.append(float(e))
-    edges = np.array(kept)
-    full = np.concatenate(([-np.inf], edges, [np.inf]))
-    rc = np.histogram(ref, full)[0]
-    cc = np.histogram(cur, full)[0]
-    nb = len(edges) + 1
-    if empty_bin == "laplace":
-        pr = (rc + 0.5) / (len(ref) + 0.5 * nb)
-        pc = (cc + 0.5) / (len(cur) + 0.5 * nb)
-    else:
-        pr = rc / len(ref)
-        pc = cc / len(cur)
-        pr[rc == 0] = epsilon
-        pc[cc == 0] = epsilon
+def psi_oracle(ref, cur, threshold, bins, binning, empty_bin, epsilon, out_of_range="clamp"):
+    edges, rc, cc = bo.histogram(ref, cur, binning, bins, out_of_range)
+    pr = bo.proportions(rc, len(ref), empty_bin, epsilon)
+    pc = bo.proportions(cc, len(cur), empty_bin, epsilon)
     psi = float(np.sum((pc - pr) * np.log(pc / pr)))
     return {
-        "edges": edges.tolist(),
-        "ref_counts": rc.tolist(),
-        "cur_counts": cc.tolist(),
+        "edges": edges,
+        "ref_counts": [int(x) for x in rc],
+        "cur_counts": [int(x) for x in cc],
         "psi": psi,
         "drift": bool(psi >= threshold),
     }
@@ -127,9 +114,29 @@ def main():
         ("threshold_zero", "normal_ref", "normal_cur", {"threshold": 0.0}),
     ]
 
+    new_scenarios = [
+        ("shift", "normal_ref", "normal_cur"),
+        ("ties", "ties_ref", "ties_cur"),
+        ("out_of_range", "unif_ref", "unif_cur"),
+        ("constant_ref", "const_ref", "const_cur"),
+        ("on_edges", "int_ref", "int_cur"),
+        ("lognormal", "logn_ref", "logn_cur"),
+        ("one_ref_value", "one_ref", "one_cur"),
+        ("two_ref_values", "two_ref", "two_cur"),
+    ]
+    new_cases = []
+    for scen, ref, cur in new_scenarios:
+        for b in bo.BINNINGS:
+            for o in bo.OUT_OF_RANGE:
+                for e in ("epsilon", "laplace"):
+                    if o == "clamp" and b in ("quantile", "uniform"):
+                        continue  # the original cases cover these
+                    new_cases.append((f"{scen}_{b}_{o}_{e}", ref, cur,
+                                      {"binning": b, "out_of_range": o, "empty_bin": e}))
+
     out = []
-    for name, ref, cur, overrides in cases:
-        params = dict(DEFAULTS, **overrides)
+    for name, ref, cur, overrides in cases + new_cases:
+        params = dict(DEFAULTS if len(out) < len(cases) else NEW_DEFAULTS, **overrides)
         res = psi_oracle(samples[ref], samples[cur], **params)
         out.append(dict(name=name, params=params, ref=ref, cur=cur, **res))
 
