@@ -153,6 +153,7 @@ static void print_markdown(void)
 	    "Each monitor names one detector and sets its parameters under `params`. Detectors\n"
 	    "of kind *two-sample* compare a window of `window.size` values with a reference of\n"
 	    "the first `reference.size` matching values and give one verdict per window;\n"
+	    "*categorical* ones do the same with strings, booleans and numbers as categories;\n"
 	    "*streaming* detectors give one verdict per value and take no reference or window.\n\n"
 	    "Two parameters are implemented by driftd itself for every detector that qualifies:\n\n"
 	    "| parameter | applies to | meaning |\n"
