@@ -151,7 +151,10 @@ static void print_markdown(void)
 	     "Each monitor names one detector and sets its parameters under `params`. Detectors\n"
 	     "of kind *two-sample* compare a window of `window.size` values with a reference of\n"
 	     "the first `reference.size` matching values and give one verdict per window;\n"
-	     "*streaming* detectors give one verdict per value and take no reference or window.\n\n"
+	     "*streaming* detectors give one verdict per value and take no reference or window.\n"
+	     "*Multivariate* detectors work like two-sample ones on vector values (embeddings:\n"
+	     "arrays of numbers); the first vector fixes the dimension, and vectors of another\n"
+	     "dimension or with non-finite elements are skipped as rejected.\n\n"
 	     "| detector | kind | p-value | mergeable | summary |\n"
 	     "|---|---|---|---|---|");
 	for (size_t i = 0; i < driftd_n_detectors; i++) {
