@@ -73,16 +73,36 @@ static double unit_at(unsigned i)
 	return (double)(z >> 11) * 0x1.0p-53;
 }
 
-/* Deterministic test stream: a level shift halfway, so detectors have something to find.
- * Detectors that take booleans watch 0/1 streams (a model's errors, say) and may reject other
+/* Deterministic test stream: a level shift halfway, so detectors have something to find. */
+static double value_at(unsigned i)
+{
+	return unit_at(i) + (i > 200 ? 3.0 : 0.0);
+}
+
+/* Detectors that take vectors but not numbers get VDIM-dimensional vectors from the same
+ * stream (the shift shows in two of the elements); buf holds the elements. */
+#define VDIM 3
+static bool wants_vectors(const struct driftd_detector_ops *ops)
+{
+	return !(ops->accepts & DRIFTD_ACCEPTS(DRIFTD_VALUE_NUMBER)) &&
+	       (ops->accepts & DRIFTD_ACCEPTS(DRIFTD_VALUE_VECTOR));
+}
+
+/* Detectors that take booleans watch 0/1 streams (a model's errors, say) and may reject other
  * numbers, so they get 0/1 values whose rate of ones jumps at the same point instead. */
-static struct driftd_value value_for(const struct driftd_detector_ops *ops, unsigned i)
+static struct driftd_value value_for(const struct driftd_detector_ops *ops, unsigned i,
+                                     double buf[VDIM])
 {
 	double u = unit_at(i);
 	if (ops->accepts & DRIFTD_ACCEPTS(DRIFTD_VALUE_BOOL))
 		return (struct driftd_value){.type = DRIFTD_VALUE_BOOL,
 		                             .num = u < (i > 200 ? 0.6 : 0.1) ? 1 : 0};
-	return (struct driftd_value){.type = DRIFTD_VALUE_NUMBER, .num = u + (i > 200 ? 3.0 : 0.0)};
+	if (!wants_vectors(ops))
+		return (struct driftd_value){.type = DRIFTD_VALUE_NUMBER, .num = value_at(i)};
+	buf[0] = value_at(i);
+	buf[1] = unit_at(i + 100003) - 0.5 * value_at(i);
+	buf[2] = unit_at(i + 200003);
+	return (struct driftd_value){.type = DRIFTD_VALUE_VECTOR, .vec = buf, .dim = VDIM};
 }
 
 /* Feed n values through the host protocol (reference first where the kind needs one);
@@ -92,7 +112,8 @@ static void feed(struct dd_instance *in, unsigned from, unsigned n, unsigned *re
 {
 	const struct driftd_detector_ops *ops = in->ops;
 	for (unsigned i = from; i < from + n; i++) {
-		struct driftd_value v = value_for(ops, i);
+		double buf[VDIM];
+		struct driftd_value v = value_for(ops, i, buf);
 		if (driftd_kind_uses_reference(ops->kind) && *ref_n < REF) {
 			counting = 1;
 			int rc = ops->reference_add(&in->ctx, &v);
@@ -199,6 +220,14 @@ static void test_done_idempotent(void **unused)
 	}
 }
 
+/* reference_add in phase 0 where the detector has one, update otherwise */
+static int push(struct dd_instance *in, int phase, const struct driftd_value *v)
+{
+	if (phase == 0 && in->ops->reference_add)
+		return in->ops->reference_add(&in->ctx, v);
+	return in->ops->update(&in->ctx, v);
+}
+
 static void test_bad_values_rejected(void **unused)
 {
 	const double bad[] = {NAN, INFINITY, -INFINITY};
@@ -217,6 +246,28 @@ static void test_bad_values_rejected(void **unused)
 				if (rc != -EDOM)
 					fail_msg("%s: non-finite value gave %d, want -EDOM",
 					         ops->name, rc);
+			}
+			if (wants_vectors(ops)) {
+				/* non-finite elements; after the first phase the dimension is fixed
+				 * at VDIM, so other dimensions too; and plain numbers */
+				double e[VDIM + 1] = {0.5, 0.25, 0.125, 1};
+				for (size_t k = 0; k < 3 * VDIM; k++) {
+					double x[VDIM] = {0.5, 0.25, 0.125};
+					x[k % VDIM] = bad[k / VDIM];
+					struct driftd_value v = {
+					    .type = DRIFTD_VALUE_VECTOR, .vec = x, .dim = VDIM};
+					assert_int_equal(push(in, phase, &v), -EDOM);
+				}
+				struct driftd_value odd[] = {
+				    {.type = DRIFTD_VALUE_VECTOR, .vec = e, .dim = 0},
+				    {.type = DRIFTD_VALUE_VECTOR, .vec = e, .dim = VDIM + 1},
+				    {.type = DRIFTD_VALUE_NUMBER, .num = 1.0},
+				};
+				for (size_t k = 0; k < 3; k++) {
+					if (phase == 0 && k == 1)
+						continue; /* no dimension fixed yet */
+					assert_int_equal(push(in, phase, &odd[k]), -EDOM);
+				}
 			}
 			if (!(ops->accepts & DRIFTD_ACCEPTS(DRIFTD_VALUE_STRING))) {
 				struct driftd_value s = {
