@@ -82,3 +82,38 @@ def write(doc, out):
     with open(out, "w") as f:
         json.dump(doc, f, sort_keys=True, separators=(",", ":"), allow_nan=False)
         f.write("\n")
+
+
+def distance_pairs(seed):
+    """(name, x, y) pairs for the distance detectors (wasserstein, energy)."""
+    rng, rnd = rng_samples(seed)
+    pairs = [
+        # scipy's documented examples (unweighted ones)
+        ("doc_0_1_3_vs_5_6_8", [0.0, 1.0, 3.0], [5.0, 6.0, 8.0]),
+        ("doc_0_vs_2", [0.0], [2.0]),
+        ("one_vs_one_equal", [1.5], [1.5]),
+        ("one_vs_many", [0.0], [1.0, 2.0, 3.0, 4.0]),
+        ("many_vs_one", [1.0, 2.0, 3.0, 4.0], [10.0]),
+        ("identical", [1.0, 2.0, 3.0, 4.0], [4.0, 3.0, 2.0, 1.0]),
+        ("constant_same", [3.0] * 10, [3.0] * 7),
+        ("constant_ref_moved", [3.0] * 10, [3.0] * 5 + [3.5] * 2),
+        ("near_constant_ref", [1.0] * 20 + [1.0005], [1.0] * 10 + [1.01]),
+        ("signed_zeros", [-0.0, 0.0, 1.0, -1.0], [0.0, -0.0, 2.0]),
+        ("magnitudes", [1e-300, -1e10, 5e-324, 1.0, 1e12], [2e-300, 0.5, -1e11, 7e-310]),
+    ]
+    for m, n in [(10, 10), (25, 40), (100, 100), (500, 300), (2000, 2000)]:
+        for d in [0.0, 0.1, 1.0]:
+            pairs.append((f"normal_{m}_{n}_{d}", rnd(m), rnd(n, d)))
+    pairs.append(("scale_400_600", rnd(400), rnd(600, 0.0, 1.5)))
+    pairs.append(("cauchy_300_500", np.round(rng.standard_cauchy(300), 3),
+                  np.round(rng.standard_cauchy(500), 3)))
+    pairs.append(("poisson_300_300", rng.poisson(3, 300).astype(float),
+                  rng.poisson(3.4, 300).astype(float)))
+    pairs.append(("binary_60_90", rng.integers(0, 2, 60).astype(float),
+                  rng.integers(0, 2, 90).astype(float)))
+    pairs.append(("round1_800_700", rnd(800, dec=1), rnd(700, 0.05, dec=1)))
+    pairs.append(("big_offset", rnd(300, 1e6), rnd(200, 1e6 + 0.5)))
+    pairs.append(("mix_20000_10000", mix(31, 20000, -5, 10), mix(32, 10000, -4.9, 10)))
+    pairs.append(("mix_levels", mix(33, 5000, 0, 1, 17), mix(34, 3000, 0.02, 1, 17)))
+    pairs.append(("prog_disjoint", prog(0, 0.5, 3000), prog(5000, 0.25, 2000)))
+    return pairs
