@@ -15,7 +15,7 @@
  * scipy's statistic (score * m * n).
  *
  * Cost per evaluation: sorting the window, O(n log n), one merge, O(m + n); the exact path
- * (at most 8 values on one side) takes O(m n) steps and 16 bytes per value of U up to
+ * (at most 8 values on one side) takes O(m n) steps and 24 bytes per value of U up to
  * m n / 2 (scipy's recursion is quadratic in that). Buffers, errors and the snapshot layout are
  * those of detectors/sample.h. */
 #include <errno.h>

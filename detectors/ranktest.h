@@ -77,7 +77,7 @@ struct dd_mwu_result {
 };
 
 /* x (m >= 1) and y (n >= 1) sorted. The exact path counts arrangements with the Gaussian
- * binomial product, O(min(m, n) * m n / 2) steps and 16 bytes of scratch per value of U up to
+ * binomial product, O(min(m, n) * m n / 2) steps and 24 bytes of scratch per value of U up to
  * m n / 2 (exact in 128-bit integers below 2^126 arrangements, long double above); scipy's own
  * recursion is O((m n)^2). -EINVAL on bad arguments (exact needs min(m, n) < 20), -ENOMEM. */
 int dd_mwu(const double *x, size_t m, const double *y, size_t n, enum dd_mwu_method method,
