@@ -196,6 +196,10 @@ static void adwin_insert(const struct adwin_config *c, struct adwin_state *s, do
 	}
 }
 
+/* Two lanes, for the pairs the cut test divides together (each lane is an ordinary IEEE
+ * division, so the bits are those of two scalar divisions; the divider is the bottleneck). */
+typedef double dd_v2 __attribute__((vector_size(16)));
+
 /* Every cut, oldest bucket first; returns whether one fires and sets the score. */
 static bool adwin_check(const struct adwin_config *c, struct adwin_state *s)
 {
@@ -203,30 +207,37 @@ static bool adwin_check(const struct adwin_config *c, struct adwin_state *s)
 	/* River recomputes these per cut from the same operands: the same bits */
 	double dprime = log(2.0 * log(width) / c->delta);
 	double var_w = s->variance / width;
-	double n0 = 0.0, n1 = width, u0 = 0.0, u1 = s->total;
+	const dd_v2 one = {1.0, 1.0};
+	dd_v2 n = {0.0, width};    /* n0, n1: values before and after the cut */
+	dd_v2 u = {0.0, s->total}; /* u0, u1: their sums */
 	double best = 0.0;
 	bool cut = false;
 
 	for (uint32_t l = s->levels; l-- > 0;) {
 		double size = ldexp(1.0, (int)l);
+		const dd_v2 step = {size, -size};
 		const double *b = s->totals + l * s->slots;
 		for (uint32_t e = 0; e < s->count[l]; e++) {
-			n0 += size;
-			n1 -= size;
-			u0 += b[e];
-			u1 -= b[e];
+			n += step;
+			u += (dd_v2){b[e], -b[e]};
 			if (l == 0 && e + 1 == s->count[0])
 				goto out; /* W1 would be empty */
-			if (!(n1 >= mwl && n0 >= mwl))
+			if (!(n[1] >= mwl && n[0] >= mwl))
 				continue;
-			double dmean = fabs(u0 / n0 - u1 / n1);
-			double m = 1.0 / (n0 - mwl + 1.0) + 1.0 / (n1 - mwl + 1.0);
+			dd_v2 means = u / n;
+			dd_v2 recip = one / (n - mwl + 1.0);
+			double dmean = fabs(means[0] - means[1]);
+			double m = recip[0] + recip[1];
 			double eps = sqrt(2.0 * m * var_w * dprime) + 2.0 / 3.0 * dprime * m;
 			if (dmean > eps)
 				cut = true;
-			double ratio = dmean / eps;
-			if (ratio > best)
-				best = ratio;
+			/* divide only when the ratio may beat the best so far (with slack for the
+			 * rounding of best * eps) */
+			if (dmean >= best * eps * 0.999999) {
+				double ratio = dmean / eps;
+				if (ratio > best)
+					best = ratio;
+			}
 		}
 	}
 out:
