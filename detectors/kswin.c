@@ -19,8 +19,9 @@
  * its name) as Python would use that integer.
  *
  * The p-value depends only on h, so the stat_size + 1 possible values are computed once at init
- * (O(stat_size^2)); an update then costs the draw, two sorts of stat_size values and a merge:
- * O(stat_size log stat_size), no allocation.
+ * (O(stat_size^2): 13 ms for 1000, 1.3 s for the largest, 10000). The newest values are kept
+ * sorted as they slide (O(stat_size) per update); a test then costs the draw, a sort of the
+ * sampled values and a merge: O(stat_size log stat_size), no allocation.
  *
  * Verdict: score D of the latest test (0 before the window first fills), threshold alpha,
  * p_value of the latest test (NAN before), drift as River's drift_detected. */
@@ -57,7 +58,8 @@ struct kswin_state {
 	double *win;      /* ring of w values, oldest at head */
 	size_t head, len; /* len < w until the window first fills after a reset */
 	double *pvalue;   /* k + 1 entries: the p-value of D = h / k */
-	double *sa, *sb;  /* sorted sampled / newest values (scratch) */
+	double *recent;   /* the newest min(len, k) values, sorted */
+	double *sa;       /* the sampled values, sorted (scratch) */
 	uint32_t *picks;  /* k sampled positions (scratch) */
 	uint32_t *pool;   /* w - k zeroed words for the sampler (scratch) */
 	uint64_t last_h;  /* h of the latest test, KSWIN_NO_TEST before one */
@@ -139,11 +141,11 @@ static void kswin_done(struct driftd_ctx *ctx)
 	struct kswin_state *s = ctx->state;
 	free(s->win);
 	free(s->pvalue);
+	free(s->recent);
 	free(s->sa);
-	free(s->sb);
 	free(s->picks);
 	free(s->pool);
-	s->win = s->pvalue = s->sa = s->sb = NULL;
+	s->win = s->pvalue = s->recent = s->sa = NULL;
 	s->picks = s->pool = NULL;
 	s->w = s->k = s->len = s->head = 0;
 }
@@ -160,11 +162,11 @@ static int kswin_init(struct driftd_ctx *ctx)
 	s->seed = c->seed < 0 ? ctx->shape.seed : (uint64_t)c->seed;
 	s->win = malloc(s->w * sizeof(double));
 	s->pvalue = malloc((s->k + 1) * sizeof(double));
+	s->recent = malloc(s->k * sizeof(double));
 	s->sa = malloc(s->k * sizeof(double));
-	s->sb = malloc(s->k * sizeof(double));
 	s->picks = malloc(s->k * sizeof(uint32_t));
 	s->pool = calloc(s->w - s->k, sizeof(uint32_t));
-	if (!s->win || !s->pvalue || !s->sa || !s->sb || !s->picks || !s->pool) {
+	if (!s->win || !s->pvalue || !s->recent || !s->sa || !s->picks || !s->pool) {
 		kswin_done(ctx);
 		return -ENOMEM;
 	}
@@ -211,13 +213,8 @@ static void sift_down(double *a, size_t root, size_t n)
 	}
 }
 
-/* In place, no allocation (glibc's qsort may allocate). */
-static void sort_doubles(double *a, size_t n)
+static void heap_sort(double *a, size_t n)
 {
-	if (n <= 32) {
-		insertion_sort(a, n);
-		return;
-	}
 	for (size_t i = n / 2; i-- > 0;)
 		sift_down(a, i, n);
 	for (size_t end = n - 1; end > 0; end--) {
@@ -226,6 +223,87 @@ static void sort_doubles(double *a, size_t n)
 		a[end] = t;
 		sift_down(a, 0, end);
 	}
+}
+
+/* In place, no allocation (glibc's qsort may allocate): quicksort with a median-of-three
+ * pivot, recursing into the smaller part, heap sort when the partitions go bad. */
+static void sort_doubles(double *a, size_t n, int depth)
+{
+	while (n > 16) {
+		if (depth-- == 0) {
+			heap_sort(a, n);
+			return;
+		}
+		double x0 = a[0], x1 = a[n / 2], x2 = a[n - 1];
+		double pivot = x0 < x1 ? (x1 < x2 ? x1 : (x0 < x2 ? x2 : x0))
+		                       : (x0 < x2 ? x0 : (x1 < x2 ? x2 : x1));
+		size_t i = 0, j = n - 1;
+		for (;;) {
+			while (a[i] < pivot)
+				i++;
+			while (a[j] > pivot)
+				j--;
+			if (i >= j)
+				break;
+			double t = a[i];
+			a[i] = a[j];
+			a[j] = t;
+			i++;
+			j--;
+		}
+		size_t left = j + 1;
+		if (left < n - left) {
+			sort_doubles(a, left, depth);
+			a += left;
+			n -= left;
+		} else {
+			sort_doubles(a + left, n - left, depth);
+			n = left;
+		}
+	}
+	insertion_sort(a, n);
+}
+
+static void sort_all(double *a, size_t n)
+{
+	int depth = 0;
+	for (size_t m = n; m > 1; m >>= 1)
+		depth += 2;
+	sort_doubles(a, n, depth);
+}
+
+/* First index in the sorted a[0..n) whose value is not below x. */
+static size_t lower_bound(const double *a, size_t n, double x)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (a[mid] < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The newest block slides: `out` leaves it (when it was full), `in` joins it. */
+static void recent_slide(double *r, size_t n, bool full, double out, double in)
+{
+	if (full) {
+		size_t at = lower_bound(r, n, out); /* present: it was inserted before */
+		memmove(r + at, r + at + 1, (n - at - 1) * sizeof(double));
+		n--;
+	}
+	size_t at = lower_bound(r, n, in);
+	memmove(r + at + 1, r + at, (n - at) * sizeof(double));
+	r[at] = in;
+}
+
+/* Position p of the window (0 oldest) in the ring. */
+static size_t ring(const struct kswin_state *s, size_t p)
+{
+	size_t i = s->head + p;
+	return i >= s->w ? i - s->w : i;
 }
 
 /* max |i - j| over the pooled values v, i = #{a <= v}, j = #{b <= v}: D times the common
@@ -268,26 +346,27 @@ static int kswin_update(struct driftd_ctx *ctx, const struct driftd_value *v)
 		kswin_reset(s);
 
 	size_t w = s->w, k = s->k;
+	/* the value at window position len - k leaves the newest block */
+	bool block_full = s->len >= k;
+	double leaving = block_full ? s->win[ring(s, s->len - k)] : 0.0;
 	if (s->len < w) {
-		s->win[(s->head + s->len) % w] = v->num;
+		s->win[ring(s, s->len)] = v->num;
 		s->len++;
 	} else {
 		s->win[s->head] = v->num;
-		s->head = (s->head + 1) % w;
+		s->head = ring(s, 1);
 	}
+	recent_slide(s->recent, block_full ? k : s->len - 1, block_full, leaving, v->num);
 	if (s->len < w) {
 		s->drift = false;
 		return 0;
 	}
 
 	dd_pyrandom_sample(&s->rng, (uint32_t)(w - k), (uint32_t)k, s->picks, s->pool);
-	for (size_t i = 0; i < k; i++) {
-		s->sa[i] = s->win[(s->head + s->picks[i]) % w];
-		s->sb[i] = s->win[(s->head + w - k + i) % w];
-	}
-	sort_doubles(s->sa, k);
-	sort_doubles(s->sb, k);
-	s->last_h = ks_h(s->sa, s->sb, k);
+	for (size_t i = 0; i < k; i++)
+		s->sa[i] = s->win[ring(s, s->picks[i])];
+	sort_all(s->sa, k);
+	s->last_h = ks_h(s->sa, s->recent, k);
 	s->drift = kswin_decide(c, s, s->last_h);
 	return 0;
 }
@@ -321,7 +400,7 @@ static int kswin_snapshot(const struct driftd_ctx *ctx, struct driftd_buf *out)
 	for (size_t i = 0; i < DD_PYRANDOM_N; i += 2)
 		driftd_buf_put_u64(out, s->rng.mt[i] | (uint64_t)s->rng.mt[i + 1] << 32);
 	for (size_t i = 0; i < s->len; i++)
-		driftd_buf_put_f64(out, s->win[(s->head + i) % s->w]);
+		driftd_buf_put_f64(out, s->win[ring(s, i)]);
 	return out->err;
 }
 
@@ -358,6 +437,9 @@ static int kswin_parse(const struct kswin_config *c, struct kswin_state *s, stru
 	s->rng = rng;
 	s->head = 0;
 	s->len = (size_t)len;
+	size_t nr = s->len < s->k ? s->len : s->k;
+	memcpy(s->recent, s->win + (s->len - nr), nr * sizeof(double));
+	sort_all(s->recent, nr);
 	s->last_h = h;
 	s->drift = drift == 1;
 	return 0;
