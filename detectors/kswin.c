@@ -13,6 +13,8 @@
  * Reset: as in River, the update after a drift first clears the window and re-seeds the
  * generator with the same seed, then takes its value as the first of a fresh window; so the
  * next test is window_size values later and draws the same positions as the first test did.
+ * (River also shortens its window to the newest stat_size values on a drift, but that window
+ * is cleared by the next update before it is used, so it changes nothing.)
  *
  * seed: River's seed. River's default (None) seeds from the operating system, which a daemon
  * that must be reproducible cannot do, so the default -1 uses the monitor's seed (derived from
