@@ -45,7 +45,8 @@ kafka_version() {
 }
 
 cache_root() {
-	echo "${DRIFTD_KAFKA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/driftd-kafka}"
+	local home=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
+	echo "${DRIFTD_KAFKA_CACHE:-${XDG_CACHE_HOME:-$home/.cache}/driftd-kafka}"
 }
 
 libs_dir() {
