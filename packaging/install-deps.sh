@@ -1,13 +1,16 @@
 #!/bin/sh
 # Install what driftd needs to build and test on Debian 12 (bookworm). Idempotent: does
 # nothing when every package is already installed. Run as root (CI and fresh machines are).
+# The integration tests run a real Apache Kafka broker (tests/integration/kafka/broker.sh):
+# a Java 17 runtime to run it and Maven to resolve its jars from Maven Central on first use.
 set -eu
 
 PKGS="build-essential cmake ninja-build pkg-config git
  libjansson-dev libyaml-dev libgsl-dev libsimdjson-dev libssl-dev
  librdkafka-dev libsystemd-dev libcurl4-openssl-dev libcmocka-dev
  clang clang-format libclang-rt-14-dev
- python3 python3-venv python3-pip"
+ python3 python3-venv python3-pip
+ openjdk-17-jre-headless maven"
 
 missing=""
 for p in $PKGS; do
