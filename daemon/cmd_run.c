@@ -58,19 +58,23 @@ int dd_cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"config", required_argument, NULL, 'c'},
+	    {"trace", required_argument, NULL, 't'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
-	const char *config = NULL;
+	const char *config = NULL, *trace = NULL;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:t:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			config = optarg;
 			break;
+		case 't':
+			trace = optarg;
+			break;
 		case 'h':
-			puts("Usage: driftd [run] -c FILE\n"
+			puts("Usage: driftd [run] -c FILE [--trace FILE]\n"
 			     "\n"
 			     "Service mode: consume inference logs from source.kafka (a consumer "
 			     "in group\n"
@@ -111,9 +115,23 @@ int dd_cmd_run(int argc, char **argv)
 		return DD_EXIT_FAIL;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	FILE *tf = NULL;
+	if (trace) {
+		tf = fopen(trace, "ae");
+		if (!tf) {
+			fprintf(stderr, "driftd run: %s: %s\n", trace, strerror(errno));
+			close(sfd);
+			dd_config_free(conf);
+			return DD_EXIT_FAIL;
+		}
+		/* Line by line: a verdict is in the file before its offset can be committed. */
+		setvbuf(tf, NULL, _IOLBF, 0);
+	}
 	struct dd_kafka_opts ko = {.log = stderr, .stop_fd = sfd};
-	struct dd_pipeline_opts po = {.log = stderr};
+	struct dd_pipeline_opts po = {.log = stderr, .trace = tf};
 	int status = dd_serve(conf, &ko, &po);
+	if (tf && fclose(tf) != 0)
+		status = DD_EXIT_FAIL;
 	close(sfd);
 	dd_config_free(conf);
 	return status;

@@ -1,0 +1,230 @@
+#!/usr/bin/env python3
+"""`driftd run` against a real Apache Kafka broker (tests/integration/kafka):
+
+1. alerts: a stream with a shift on one feature gives exactly that monitor's alerts, at the
+   offsets scipy's ks_2samp says, with Kafka coordinates on them; SIGTERM exits 0 promptly and
+   commits everything;
+2. kill -9 mid-stream and restart: every offset is processed at least once (trace lines carry
+   partition and offset), duplicates are bounded, nothing is missing, offsets end committed;
+3. two instances in one group split the partitions between them and together see everything.
+
+usage: test_run_kafka.py PATH/TO/driftd
+"""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from scipy.stats import ks_2samp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "kafka"))
+from harness import Broker  # noqa: E402
+
+DRIFTD = sys.argv[1]
+passed = failed = 0
+
+
+def check(cond, what, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+        print(f"ok - {what}", flush=True)
+    else:
+        failed += 1
+        print(f"FAIL - {what}" + (f": {detail}" if detail else ""), flush=True)
+
+
+def events(n, shift_at, seed):
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        f0 = round(rng.gauss(0, 1), 6)
+        f2 = round(rng.gauss(0, 1) + (2.0 if shift_at is not None and i >= shift_at else 0), 6)
+        out.append((f"client-{i % 17}", json.dumps({
+            "ts": 1795780800000 + i * 100, "model": {"id": "m1"},
+            "client": {"id": f"client-{i % 17}"}, "input": {"f0": f0, "f2": f2}})))
+    return out
+
+
+def config(path, brokers, topic, group, monitors):
+    with open(path, "w") as f:
+        f.write(f"""source:
+  kafka:
+    brokers: "{brokers}"
+    topics: [{topic}]
+    group: {group}
+    properties: {{session.timeout.ms: 6000, heartbeat.interval.ms: 1000}}
+monitors:
+{monitors}""")
+
+
+def start(cfg, trace, out, err):
+    return subprocess.Popen([DRIFTD, "run", "-c", cfg, "--trace", trace],
+                            stdout=open(out, "w"), stderr=open(err, "w"))
+
+
+def trace_lines(path):
+    if not os.path.exists(path):
+        return []
+    lines = []
+    with open(path) as f:
+        for ln in f:
+            if ln.endswith("\n"):
+                lines.append(json.loads(ln))
+    return lines
+
+
+def wait_for(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.2)
+    print(f"# timed out waiting for {what}", flush=True)
+    return False
+
+
+def stop(proc, timeout=15):
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    try:
+        rc = proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        rc = None
+    return rc, time.monotonic() - t0
+
+
+def test_alerts(broker, tmp):
+    topic, n, shift = "alerts", 6000, 3000
+    broker.create_topic(topic, 1)
+    evs = events(n, shift, 1)
+    broker.produce(topic, evs, partition=0)
+    cfg, trace = os.path.join(tmp, "a.yaml"), os.path.join(tmp, "a.trace")
+    mons = "".join(f"""  - {{name: ks-{f}, field: /input/{f}, detector: ks, params: {{alpha: 0.001}},
+     reference: {{size: 1000}}, window: {{size: 500}}}}
+""" for f in ("f0", "f2"))
+    config(cfg, broker.bootstrap, topic, "g-alerts", mons)
+    out, err = os.path.join(tmp, "a.out"), os.path.join(tmp, "a.err")
+    proc = start(cfg, trace, out, err)
+    done = wait_for(lambda: len([t for t in trace_lines(trace) if t["monitor"] == "ks-f2"]) >= 10,
+                    60, "all windows")
+    check(done, "driftd run consumed the whole topic", open(err).read()[-1500:])
+    rc, dt = stop(proc)
+    check(rc == 0 and dt < 10, f"SIGTERM: exit 0 promptly (rc={rc}, {dt:.1f}s)")
+    alerts = [json.loads(l) for l in open(out)]
+    # scipy over the same values: windows of 500 after a reference of 1000; offsets = indices
+    xs = {f: [json.loads(v)["input"][f] for _, v in evs] for f in ("f0", "f2")}
+    want = {}
+    for f in ("f0", "f2"):
+        fired, prev = [], False
+        for start_i in range(1000, n - 499, 500):
+            p = ks_2samp(xs[f][:1000], xs[f][start_i:start_i + 500]).pvalue
+            if p < 0.001 and not prev:
+                fired.append(start_i + 499)
+            prev = p < 0.001
+        want[f"ks-{f}"] = fired
+    got = {}
+    for a in alerts:
+        if a["status"] == "firing":
+            got.setdefault(a["rule"], []).append(a["output_fields"]["kafka.offset"])
+    check(got.get("ks-f2") == want["ks-f2"] and want["ks-f2"],
+          "the shifted feature alerts at the offsets scipy gives", f"{got} vs {want}")
+    check("ks-f0" not in got and not want["ks-f0"], "the clean feature does not alert", str(got))
+    f = alerts[0]["output_fields"] if alerts else {}
+    check(f.get("kafka.topic") == topic and f.get("kafka.partition") == 0,
+          "alerts carry kafka.topic/partition/offset", str(f))
+    committed = broker.committed_offsets("g-alerts", topic)
+    check(committed.get(0) == n, f"all {n} offsets committed at shutdown", str(committed))
+
+
+def test_kill9(broker, tmp):
+    topic, n1, n = "crash", 20000, 80000
+    broker.create_topic(topic, 3)
+    evs = events(n, None, 2)
+    broker.produce(topic, evs[:n1])
+    cfg, trace = os.path.join(tmp, "k.yaml"), os.path.join(tmp, "k.trace")
+    config(cfg, broker.bootstrap, topic, "g-crash",
+           "  - {name: ph, field: /input/f0, detector: page_hinkley}\n")
+    out, err = os.path.join(tmp, "k.out"), os.path.join(tmp, "k.err")
+    proc = start(cfg, trace, out, err)
+    # Phase 1 is processed and, with auto-commit every second, committed.
+    wait_for(lambda: len(trace_lines(trace)) >= n1, 60, "phase 1")
+    time.sleep(2.5)
+    # Phase 2 is produced while driftd consumes it, so the kill lands mid-stream.
+    producer = threading.Thread(target=broker.produce, args=(topic, evs[n1:]))
+    producer.start()
+    wait_for(lambda: len(trace_lines(trace)) >= n1 + 5000, 60, "5000 records of phase 2")
+    proc.kill()  # SIGKILL mid-stream
+    proc.wait()
+    first = len(trace_lines(trace))
+    producer.join()
+    check(n1 + 5000 <= first < n, f"killed mid-stream ({first} of {n} processed)")
+    proc = start(cfg, trace, out, err)
+    seen = lambda: {(t["kafka.partition"], t["kafka.offset"]) for t in trace_lines(trace)}
+    done = wait_for(lambda: len(seen()) >= n, 90, "every offset after the restart")
+    rc, _ = stop(proc)
+    lines = trace_lines(trace)
+    dup = len(lines) - len(seen())
+    check(done and len(seen()) == n, f"after kill -9 and restart every one of {n} offsets was "
+          f"processed", f"{len(seen())} seen")
+    # What was committed before the crash is not processed again: only records after the
+    # last auto-commit (phase 2's, at most) come back.
+    check(dup <= first - n1, f"duplicates bounded: {dup} re-delivered, at most the "
+          f"{first - n1} processed after the last certain commit")
+    check(rc == 0, "the restarted instance stops cleanly", open(err).read()[-1000:])
+    wm = broker.watermarks(topic)
+    committed = broker.committed_offsets("g-crash", topic)
+    check(all(committed.get(p) == hi for p, (_, hi) in wm.items()),
+          "offsets committed to the end", f"{committed} vs {wm}")
+
+
+def test_group_split(broker, tmp):
+    topic, n = "split", 8000
+    broker.create_topic(topic, 4)
+    procs, traces, errs = [], [], []
+    for k in range(2):
+        cfg, trace = os.path.join(tmp, f"s{k}.yaml"), os.path.join(tmp, f"s{k}.trace")
+        config(cfg, broker.bootstrap, topic, "g-split",
+               "  - {name: ph, field: /input/f0, detector: page_hinkley}\n")
+        errs.append(os.path.join(tmp, f"s{k}.err"))
+        procs.append(start(cfg, trace, os.path.join(tmp, f"s{k}.out"), errs[-1]))
+        traces.append(trace)
+    # Produce once both members hold partitions, so the split is the group's, not a race.
+    assigned = lambda: all("assigned 2 partitions" in open(e).read() for e in errs)
+    check(wait_for(assigned, 60, "both instances assigned"), "the group gave each instance 2 "
+          "of the 4 partitions", " / ".join(open(e).read()[-300:] for e in errs))
+    broker.produce(topic, events(n, None, 3))
+    union = lambda: {(t["kafka.partition"], t["kafka.offset"])
+                     for tr in traces for t in trace_lines(tr)}
+    done = wait_for(lambda: len(union()) >= n, 90, "both instances to finish")
+    for p in procs:
+        stop(p)
+    parts = [{t["kafka.partition"] for t in trace_lines(tr)} for tr in traces]
+    check(done, f"two instances in one group processed all {n} records", str(len(union())))
+    check(all(parts) and len(parts[0] | parts[1]) == 4,
+          f"the partitions were split between the instances ({sorted(parts[0])} / "
+          f"{sorted(parts[1])})")
+
+
+def main():
+    with tempfile.TemporaryDirectory() as tmp, Broker(tmp) as broker:
+        for t in (test_alerts, test_kill9, test_group_split):
+            try:
+                t(broker, tmp)
+            except Exception as e:  # a harness failure is a test failure, not a crash
+                check(False, t.__name__, repr(e))
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
