@@ -211,7 +211,7 @@ int dd_cmd_demo(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	struct dd_kafka_opts ko = {
 	    .log = stderr, .brokers = bootstraps, .stop_after = so.n, .stop_fd = tfd};
-	struct dd_pipeline_opts po = {.log = stderr, .announce = true};
+	struct dd_pipeline_opts po = {.log = stderr, .announce = true, .wall_clock = true};
 	status = dd_serve(conf, &ko, &po);
 	pthread_join(producer, NULL);
 	if (tfd >= 0)

@@ -128,7 +128,7 @@ int dd_cmd_run(int argc, char **argv)
 		setvbuf(tf, NULL, _IOLBF, 0);
 	}
 	struct dd_kafka_opts ko = {.log = stderr, .stop_fd = sfd};
-	struct dd_pipeline_opts po = {.log = stderr, .trace = tf};
+	struct dd_pipeline_opts po = {.log = stderr, .trace = tf, .wall_clock = true};
 	int status = dd_serve(conf, &ko, &po);
 	if (tf && fclose(tf) != 0)
 		status = DD_EXIT_FAIL;

@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -154,6 +155,9 @@ int dd_kafka_source_run(struct dd_kafka_source *s, struct dd_pipeline *p)
 	for (;;) {
 		/* The signal check costs a syscall: do it every few polls, and on idle ones. */
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, 100);
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		dd_pipeline_tick(p, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 		if ((!m || (++polls & 63) == 0) && stop_requested(s)) {
 			if (m)
 				rd_kafka_message_destroy(m);

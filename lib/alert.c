@@ -85,7 +85,19 @@ enum dd_transition dd_alert_step(struct dd_alert_state *a, const struct dd_monit
 	return DD_TRANSITION_RESOLVED;
 }
 
-/* RFC 9562 version-8 (custom) UUID from SHA-256(fingerprint, episode start, status). */
+/* RFC 9562 version-8 (custom) UUID from SHA-256 of a string naming the notification. */
+static void uuid_of(const char *buf, size_t n, char out[37])
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	SHA256((const unsigned char *)buf, n, md);
+	md[6] = (unsigned char)((md[6] & 0x0f) | 0x80);
+	md[8] = (unsigned char)((md[8] & 0x3f) | 0x80);
+	char h[33];
+	hex(md, 16, h);
+	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
+}
+
+/* The id: fingerprint, episode start (first breaching record) and status. */
 static void alert_id(const struct dd_alert_state *a, const char *status, char out[37])
 {
 	char buf[256];
@@ -95,13 +107,38 @@ static void alert_id(const struct dd_alert_state *a, const char *status, char ou
 	                            e->offset, status)
 	                 : snprintf(buf, sizeof(buf), "%s|replay|%" PRIu64 "|%s", a->fingerprint,
 	                            e->index, status);
-	unsigned char md[SHA256_DIGEST_LENGTH];
-	SHA256((const unsigned char *)buf, n > 0 ? (size_t)n : 0, md);
-	md[6] = (unsigned char)((md[6] & 0x0f) | 0x80);
-	md[8] = (unsigned char)((md[8] & 0x3f) | 0x80);
-	char h[33];
-	hex(md, 16, h);
-	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
+	uuid_of(buf, n > 0 ? (size_t)n : 0, out);
+}
+
+json_t *dd_self_alert_json(const struct dd_self_alert *sa)
+{
+	char fp[17], id[37], ts[40], buf[512];
+	dd_alert_fingerprint(sa->rule, sa->key, NULL, fp);
+	int n = snprintf(buf, sizeof(buf), "%s|%s|%s", fp, sa->episode, sa->status);
+	uuid_of(buf, n > 0 ? (size_t)n : 0, id);
+	dd_format_rfc3339(sa->time_ms, ts, sizeof(ts));
+	json_t *tags = json_array();
+	json_array_append_new(tags, json_string("self"));
+	for (size_t i = 0; sa->tags && sa->tags[i]; i++)
+		json_array_append_new(tags, json_string(sa->tags[i]));
+	bool firing = strcmp(sa->status, "firing") == 0;
+	json_t *a = json_object();
+	json_object_set_new(a, "id", json_string(id));
+	json_object_set_new(a, "uuid", json_string(id));
+	json_object_set_new(a, "fingerprint", json_string(fp));
+	json_object_set_new(a, "status", json_string(sa->status));
+	json_object_set_new(a, "time", json_string(ts));
+	json_object_set_new(a, "rule", json_string(sa->rule));
+	json_object_set_new(a, "detector", json_string("driftd"));
+	json_object_set_new(
+	    a, "priority",
+	    json_string(dd_severity_name(firing ? sa->severity : DD_SEV_INFORMATIONAL)));
+	json_object_set_new(a, "source", json_string("driftd"));
+	json_object_set_new(a, "hostname", json_string(sa->hostname ? sa->hostname : ""));
+	json_object_set_new(a, "output", json_string(sa->output));
+	json_object_set_new(a, "tags", tags);
+	json_object_set_new(a, "output_fields", sa->fields ? sa->fields : json_object());
+	return a;
 }
 
 static json_t *number_or_null(double d)

@@ -60,4 +60,19 @@ struct dd_alert_info {
 /* Build the alert object (new reference). */
 json_t *dd_alert_json(const struct dd_alert_info *info);
 
+/* driftd's alerts about itself (design.md: rule names start with "driftd.", tag "self"). */
+struct dd_self_alert {
+	const char *rule;   /* e.g. "driftd.telemetry_gap" */
+	const char *status; /* "firing" or "resolved" */
+	enum dd_severity severity;
+	const char *key;     /* what the series is about (a model id): part of the fingerprint */
+	const char *episode; /* what identifies the episode: part of the id */
+	const char *output;  /* one readable sentence */
+	const char *const *tags; /* besides "self"; NULL-terminated, may be NULL */
+	json_t *fields;          /* output_fields; stolen */
+	int64_t time_ms;
+	const char *hostname;
+};
+json_t *dd_self_alert_json(const struct dd_self_alert *sa);
+
 #endif

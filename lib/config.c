@@ -930,8 +930,8 @@ static void parse_root(struct vctx *v, const json_t *root, struct dd_config *c)
 		verr(v, dd_yaml_pos_node(v->doc, root), "the configuration must be a mapping");
 		return;
 	}
-	static const char *const keys[] = {"source",  "monitors", "alerts", "state",
-	                                   "metrics", "groups",   "limits", NULL};
+	static const char *const keys[] = {"source", "monitors", "alerts",    "state", "metrics",
+	                                   "groups", "limits",   "telemetry", NULL};
 	check_keys(v, root, "the top level", keys);
 
 	const json_t *src = get_object(v, root, "source", false, "top level");
@@ -946,6 +946,13 @@ static void parse_root(struct vctx *v, const json_t *root, struct dd_config *c)
 	}
 
 	parse_groups(v, root, c);
+	c->telemetry_gap_ms = 300000;
+	const json_t *tel = get_object(v, root, "telemetry", false, "top level");
+	if (tel) {
+		static const char *const tkeys[] = {"gap", NULL};
+		check_keys(v, tel, "telemetry", tkeys);
+		get_duration(v, tel, "gap", &c->telemetry_gap_ms);
+	}
 
 	const json_t *mons =
 	    get_typed(v, root, "monitors", JSON_ARRAY, "a list of monitors", true, "configuration");

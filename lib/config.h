@@ -89,6 +89,7 @@ struct dd_config {
 	size_t n_sinks;
 	struct dd_group_conf *groups;
 	size_t n_groups;
+	int64_t telemetry_gap_ms; /* a model silent this long is a telemetry gap (0: off) */
 	char *state_dir;
 	int64_t snapshot_interval_ms;
 	char *metrics_listen;

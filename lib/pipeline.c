@@ -14,6 +14,7 @@
 #include "monitor.h"
 #include "pipeline.h"
 #include "sinks.h"
+#include "telemetry.h"
 
 struct sink {
 	const struct driftd_sink_ops *ops;
@@ -32,6 +33,8 @@ struct dd_pipeline {
 	json_t **collected;         /* collect mode: per monitor */
 	struct dd_group **groups;   /* one per configured group */
 	struct dd_decided *decided; /* scratch for a group's decided round(s) */
+	struct dd_telemetry *telemetry;
+	int64_t last_tick_ms;
 	size_t n_mons;
 	struct sink *sinks;
 	size_t n_sinks;
@@ -161,6 +164,9 @@ int dd_pipeline_new(const struct dd_config *c, const struct dd_pipeline_opts *op
 	rc = open_groups(p);
 	if (rc < 0)
 		goto fail;
+	rc = dd_telemetry_new(c->telemetry_gap_ms, &p->telemetry);
+	if (rc < 0)
+		goto fail;
 	rc = open_sinks(p);
 	if (rc < 0)
 		goto fail;
@@ -189,6 +195,7 @@ void dd_pipeline_free(struct dd_pipeline *p)
 		dd_group_free(p->groups[g]);
 	free(p->groups);
 	free(p->decided);
+	dd_telemetry_free(p->telemetry);
 	for (size_t i = 0; p->collected && i < p->n_mons; i++)
 		json_decref(p->collected[i]);
 	free(p->collected);
@@ -262,6 +269,8 @@ static void trace_verdict(struct dd_pipeline *p, const struct dd_monitor *m,
 	fputs("}\n", t);
 }
 
+static void deliver(struct dd_pipeline *p, json_t *alert);
+
 static void notify(struct dd_pipeline *p, size_t i, enum dd_transition tr, const struct dd_held *h,
                    double p_adjusted)
 {
@@ -286,13 +295,20 @@ static void notify(struct dd_pipeline *p, size_t i, enum dd_transition tr, const
 		return;
 	}
 	a->suppressed = 0;
+	deliver(p, alert);
+}
+
+/* Hand one alert to every sink (and narrate it when asked); takes the reference. */
+static void deliver(struct dd_pipeline *p, json_t *alert)
+{
+	const char *status = json_string_value(json_object_get(alert, "status"));
+	bool firing = status && strcmp(status, "firing") == 0;
 	if (p->opts.announce && p->opts.log)
-		fprintf(p->opts.log, "driftd: %s %s [%s] %s\n",
-		        tr == DD_TRANSITION_FIRING ? "FIRING  " : "RESOLVED",
-		        p->conf->monitors[i].name,
+		fprintf(p->opts.log, "driftd: %s %s [%s] %s\n", firing ? "FIRING  " : "RESOLVED",
+		        json_string_value(json_object_get(alert, "rule")),
 		        json_string_value(json_object_get(alert, "priority")),
 		        json_string_value(json_object_get(alert, "output")));
-	if (tr == DD_TRANSITION_FIRING)
+	if (firing)
 		p->st.fired++;
 	else
 		p->st.resolved++;
@@ -311,6 +327,58 @@ static void notify(struct dd_pipeline *p, size_t i, enum dd_transition tr, const
 		}
 	}
 	json_decref(alert);
+}
+
+static void gap_alert(struct dd_pipeline *p, const struct dd_gap *g, int64_t now_ms)
+{
+	char out[320], episode[32];
+	if (g->resolved)
+		snprintf(out, sizeof(out), "Model %s is logging again after %.0f s of silence",
+		         g->model, (double)g->silent_ms / 1000.0);
+	else
+		snprintf(
+		    out, sizeof(out),
+		    "Model %s stopped logging: no inference record for %.0f s (a telemetry gap "
+		    "can hide an attack)",
+		    g->model, (double)g->silent_ms / 1000.0);
+	/* One episode per silence: it starts at the last record seen. */
+	snprintf(episode, sizeof(episode), "%lld", (long long)g->last_seen_ms);
+	char last[40];
+	dd_format_rfc3339(g->last_seen_ms, last, sizeof(last));
+	json_t *f = json_object();
+	json_object_set_new(f, "model.id", json_string(g->model));
+	json_object_set_new(f, "last_seen", json_string(last));
+	json_object_set_new(f, "silent_s", json_real((double)g->silent_ms / 1000.0));
+	json_object_set_new(f, "gap_s", json_real((double)p->conf->telemetry_gap_ms / 1000.0));
+	static const char *const tags[] = {"threat:telemetry_gap", "etsi:5.4.2-1", NULL};
+	struct dd_self_alert sa = {
+	    .rule = "driftd.telemetry_gap",
+	    .status = g->resolved ? "resolved" : "firing",
+	    .severity = DD_SEV_ERROR,
+	    .key = g->model,
+	    .episode = episode,
+	    .output = out,
+	    .tags = tags,
+	    .fields = f,
+	    .time_ms = now_ms,
+	    .hostname = p->hostname,
+	};
+	json_t *a = dd_self_alert_json(&sa);
+	if (a)
+		deliver(p, a);
+}
+
+void dd_pipeline_tick(struct dd_pipeline *p, int64_t now_ms)
+{
+	/* Once a second of whichever clock drives the pipeline is enough for gaps of minutes. */
+	if (now_ms - p->last_tick_ms < 1000)
+		return;
+	p->last_tick_ms = now_ms;
+	struct dd_gap gaps[16];
+	size_t n;
+	while ((n = dd_telemetry_check(p->telemetry, now_ms, gaps, 16)) > 0)
+		for (size_t k = 0; k < n; k++)
+			gap_alert(p, &gaps[k], now_ms);
 }
 
 /* A verdict that is final (alone, or decided with its group): trace it and step its alert. */
@@ -371,6 +439,16 @@ int dd_pipeline_feed(struct dd_pipeline *p, const char *rec, size_t len, const s
 	p->st.records++;
 	p->st.accepted++;
 	int64_t now_ms = meta.has_ts ? meta.ts_ms : -1;
+
+	/* Telemetry: service mode watches arrival (wall clock), replay the records' own time. */
+	int64_t seen_ms = p->opts.wall_clock ? wall_ms() : now_ms;
+	if (seen_ms >= 0 && meta.model_id) {
+		struct dd_gap g;
+		if (dd_telemetry_seen(p->telemetry, meta.model_id, meta.model_id_len, seen_ms, &g))
+			gap_alert(p, &g, seen_ms);
+		if (!p->opts.wall_clock)
+			dd_pipeline_tick(p, seen_ms);
+	}
 
 	for (size_t i = 0; i < p->n_mons; i++) {
 		struct dd_monitor *m = &p->mons[i];

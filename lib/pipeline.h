@@ -22,6 +22,9 @@ struct dd_pipeline_opts {
 	/* Baseline collection: monitors with a reference only record their first reference.size
 	 * usable values (dd_pipeline_collected); no detector runs, no alert is raised. */
 	bool collect;
+	/* Service mode: telemetry gaps are measured in arrival (wall-clock) time, and the source
+	 * calls dd_pipeline_tick; otherwise in the records' event time, ticked by each record. */
+	bool wall_clock;
 	/* Rejects reported per reason before further ones are only counted. */
 	unsigned reject_log_limit;
 };
@@ -50,6 +53,8 @@ int dd_pipeline_feed(struct dd_pipeline *p, const char *rec, size_t len,
 void dd_pipeline_reject(struct dd_pipeline *p, enum dd_reject why, const struct dd_origin *at);
 
 int dd_pipeline_flush(struct dd_pipeline *p);
+/* Time passes (service mode: call about once a second): raise telemetry-gap alerts. */
+void dd_pipeline_tick(struct dd_pipeline *p, int64_t now_ms);
 /* In collect mode: the values recorded for monitor i (a JSON array, borrowed). */
 const json_t *dd_pipeline_collected(const struct dd_pipeline *p, size_t i);
 const struct dd_pipeline_stats *dd_pipeline_stats(const struct dd_pipeline *p);

@@ -562,6 +562,43 @@ def check_window_policies(driftd, tmp):
     return failures
 
 
+def check_telemetry_gap(driftd, tmp):
+    """A model that stops logging raises driftd.telemetry_gap once its silence passes
+    telemetry.gap (in the records' event time, in replay), and resolves when it logs again;
+    a model that keeps logging does not."""
+    failures = []
+    lines = []
+    t0 = 1795780800000
+    for i in range(4000):
+        lines.append(json.dumps({"ts": t0 + i * 1000, "model": {"id": "m1"}, "input": {"x": 1}}))
+        if not 2000 <= i < 3000:  # m2 is silent for 1000 s
+            lines.append(json.dumps({"ts": t0 + i * 1000, "model": {"id": "m2"},
+                                     "input": {"x": 1}}))
+    path = os.path.join(tmp, "gap.jsonl")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    cfg = os.path.join(tmp, "gap.yaml")
+    with open(cfg, "w") as f:
+        f.write("telemetry: {gap: 60s}\nmonitors:\n"
+                "  - {name: x, field: /input/x, detector: page_hinkley}\n")
+    p = subprocess.run([driftd, "replay", "-c", cfg, path], capture_output=True, text=True)
+    alerts = [json.loads(l) for l in p.stdout.splitlines()]
+    gaps = [a for a in alerts if a["rule"] == "driftd.telemetry_gap"]
+    if p.returncode != 0:
+        return [f"replay failed: {p.stderr}"]
+    if [a["status"] for a in gaps] != ["firing", "resolved"]:
+        return [f"gap alerts {[(a['status'], a['output_fields']) for a in gaps]}"]
+    fire, res = gaps
+    # m2's last record is at t0 + 1999 s; the first record more than 60 s later is at 2060 s
+    if fire["output_fields"]["model.id"] != "m2" or fire["time"] != "2026-11-27T12:34:20.000Z":
+        failures.append(f"firing: {fire['time']} {fire['output_fields']}")
+    if res["time"] != "2026-11-27T12:50:00.000Z" or res["fingerprint"] != fire["fingerprint"]:
+        failures.append(f"resolved: {res['time']} {res['fingerprint']}")
+    if "self" not in fire["tags"] or "threat:telemetry_gap" not in fire["tags"]:
+        failures.append(f"tags {fire['tags']}")
+    return failures
+
+
 def main():
     driftd = sys.argv[1]
     failures = []
@@ -585,9 +622,10 @@ def main():
         failures += [f"calibrate: {x}" for x in check_calibrate_min_effect(driftd, tmp)]
         failures += [f"slow ramp: {x}" for x in check_slow_ramp(driftd, tmp)]
         failures += [f"policies: {x}" for x in check_window_policies(driftd, tmp)]
+        failures += [f"telemetry: {x}" for x in check_telemetry_gap(driftd, tmp)]
     for f in failures:
         print("FAIL", f)
-    print(f"{0 if failures else 7} passed, {len(failures)} failed")
+    print(f"{0 if failures else 8} passed, {len(failures)} failed")
     return 1 if failures else 0
 
 
