@@ -13,6 +13,8 @@
 
 #include "kafka_source.h"
 
+#define DD_STATUS_INTERVAL_MS 30000
+
 struct dd_kafka_source {
 	const struct dd_config *conf;
 	struct dd_kafka_opts opts;
@@ -20,7 +22,65 @@ struct dd_kafka_source {
 	struct dd_kafka_stats st;
 	bool closed;
 	uint64_t errors_logged;
+	int64_t last_status_ms;
+	uint64_t last_status_records;
 };
+
+/* Consumer lag summed over the assigned partitions, from librdkafka's cached high watermarks
+ * (no broker round trip); -1 when unknown. */
+static int64_t lag(struct dd_kafka_source *s)
+{
+	rd_kafka_topic_partition_list_t *parts = NULL;
+	if (rd_kafka_assignment(s->rk, &parts) || !parts)
+		return -1;
+	int64_t total = -1;
+	if (parts->cnt > 0 && rd_kafka_position(s->rk, parts) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		total = 0;
+		for (int i = 0; i < parts->cnt; i++) {
+			int64_t lo, hi;
+			const rd_kafka_topic_partition_t *tp = &parts->elems[i];
+			if (rd_kafka_get_watermark_offsets(s->rk, tp->topic, tp->partition, &lo,
+			                                   &hi) ||
+			    hi < 0)
+				continue;
+			int64_t pos = tp->offset >= 0 ? tp->offset : lo;
+			if (hi > pos)
+				total += hi - pos;
+		}
+	}
+	rd_kafka_topic_partition_list_destroy(parts);
+	return total;
+}
+
+/* A periodic one-line status on the log: throughput, rejects by reason, lag, firing alerts. */
+static void status_line(struct dd_kafka_source *s, struct dd_pipeline *p, int64_t now_ms)
+{
+	if (!s->last_status_ms)
+		s->last_status_ms = now_ms; /* the first line comes one interval after start */
+	if (!s->opts.log || now_ms - s->last_status_ms < DD_STATUS_INTERVAL_MS)
+		return;
+	double secs = (double)(now_ms - s->last_status_ms) / 1000.0;
+	const struct dd_pipeline_stats *st = dd_pipeline_stats(p);
+	char rejects[256] = "";
+	size_t off = 0;
+	for (int r = 1; r < DD_REJECT__MAX; r++)
+		if (st->rejects[r]) {
+			int n = snprintf(rejects + off, sizeof(rejects) - off, " %s=%llu",
+			                 dd_reject_name((enum dd_reject)r),
+			                 (unsigned long long)st->rejects[r]);
+			if (n > 0 && (size_t)n < sizeof(rejects) - off)
+				off += (size_t)n;
+		}
+	fprintf(s->opts.log,
+	        "driftd: status: %llu records (%.0f/s), %d partitions, lag %lld, %llu firing; "
+	        "rejects:%s\n",
+	        (unsigned long long)s->st.records,
+	        (double)(s->st.records - s->last_status_records) / secs,
+	        s->st.assigned, (long long)lag(s), (unsigned long long)st->firing,
+	        off ? rejects : " none");
+	s->last_status_ms = now_ms;
+	s->last_status_records = s->st.records;
+}
 
 static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                       rd_kafka_topic_partition_list_t *parts, void *opaque)
@@ -157,7 +217,9 @@ int dd_kafka_source_run(struct dd_kafka_source *s, struct dd_pipeline *p)
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, 100);
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		dd_pipeline_tick(p, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+		int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		dd_pipeline_tick(p, now_ms);
+		status_line(s, p, now_ms);
 		if ((!m || (++polls & 63) == 0) && stop_requested(s)) {
 			if (m)
 				rd_kafka_message_destroy(m);

@@ -508,10 +508,13 @@ int dd_pipeline_flush(struct dd_pipeline *p)
 
 const struct dd_pipeline_stats *dd_pipeline_stats(const struct dd_pipeline *p)
 {
-	uint64_t sup = 0;
-	for (size_t i = 0; i < p->n_mons; i++)
+	uint64_t sup = 0, firing = 0;
+	for (size_t i = 0; i < p->n_mons; i++) {
 		sup += p->alerts[i].suppressed;
+		firing += p->alerts[i].firing;
+	}
 	((struct dd_pipeline *)p)->st.suppressed = sup;
+	((struct dd_pipeline *)p)->st.firing = firing;
 	return &p->st;
 }
 

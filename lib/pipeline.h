@@ -37,6 +37,7 @@ struct dd_pipeline_stats {
 	uint64_t fired;
 	uint64_t resolved;
 	uint64_t suppressed;
+	uint64_t firing; /* monitors whose alert is firing now */
 	uint64_t detector_errors;
 	uint64_t sink_errors;
 };
