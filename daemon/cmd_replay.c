@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "kafka_replay.h"
 #include "pipeline.h"
 #include "reader.h"
 
@@ -41,11 +42,16 @@ int dd_cmd_replay(int argc, char **argv)
 	    {"trace", required_argument, NULL, 't'},
 	    {"flush-timeout", required_argument, NULL, 'F'},
 	    {"quiet", no_argument, NULL, 'q'},
+	    {"kafka-topic", required_argument, NULL, 'K'},
+	    {"brokers", required_argument, NULL, 'B'},
+	    {"from", required_argument, NULL, 'f'},
+	    {"to", required_argument, NULL, 'T'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
 	const char *config = NULL, *trace = NULL;
 	bool quiet = false;
+	struct dd_kafka_replay_opts kro = {0};
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "c:t:qh", opts, NULL)) != -1) {
@@ -67,6 +73,21 @@ int dd_cmd_replay(int argc, char **argv)
 		}
 		case 'q':
 			quiet = true;
+			break;
+		case 'K':
+			kro.topic = optarg;
+			break;
+		case 'B':
+			kro.brokers = optarg;
+			break;
+		case 'f':
+		case 'T':
+			if (dd_kafka_bound_parse(optarg, c == 'f' ? &kro.from : &kro.to) < 0) {
+				fprintf(stderr,
+				        "driftd replay: --%s takes an offset or an RFC 3339 time\n",
+				        c == 'f' ? "from" : "to");
+				return DD_EXIT_USAGE;
+			}
 			break;
 		case 'h':
 			replay_usage(stdout);
@@ -109,6 +130,16 @@ int dd_cmd_replay(int argc, char **argv)
 		goto out;
 
 	status = DD_EXIT_OK;
+	if (kro.topic) {
+		if (optind < argc) {
+			fprintf(stderr,
+			        "driftd replay: --kafka-topic reads Kafka, not INPUT files\n");
+			status = DD_EXIT_USAGE;
+		} else if (dd_kafka_replay(conf, &kro, p, stderr) < 0) {
+			status = DD_EXIT_FAIL;
+		}
+		goto done;
+	}
 	static char *const stdin_only[] = {(char *)"-"};
 	char *const *inputs = optind < argc ? argv + optind : stdin_only;
 	int n_inputs = optind < argc ? argc - optind : 1;
@@ -131,6 +162,7 @@ int dd_cmd_replay(int argc, char **argv)
 				break;
 		}
 	}
+done:
 	if (dd_pipeline_flush(p) < 0)
 		status = DD_EXIT_FAIL;
 	if (!quiet)

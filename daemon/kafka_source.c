@@ -75,9 +75,8 @@ static void status_line(struct dd_kafka_source *s, struct dd_pipeline *p, int64_
 	        "driftd: status: %llu records (%.0f/s), %d partitions, lag %lld, %llu firing; "
 	        "rejects:%s\n",
 	        (unsigned long long)s->st.records,
-	        (double)(s->st.records - s->last_status_records) / secs,
-	        s->st.assigned, (long long)lag(s), (unsigned long long)st->firing,
-	        off ? rejects : " none");
+	        (double)(s->st.records - s->last_status_records) / secs, s->st.assigned,
+	        (long long)lag(s), (unsigned long long)st->firing, off ? rejects : " none");
 	s->last_status_ms = now_ms;
 	s->last_status_records = s->st.records;
 }
