@@ -88,6 +88,24 @@ def main():
               f"{dec['decode_events_per_s'][0] / dec['jansson_events_per_s'][0]:.1f}x")
     print("goals: O(1) streaming detectors < 50 ns per update and >= 50x River; "
           "pipeline >= 1M events/s per core")
+    print()
+
+    # Consumption from a real broker, next to kcat (needs Java; skipped with a note if the
+    # broker cannot start here).
+    kn = min(n, int(os.environ.get("DRIFTD_BENCH_KAFKA_EVENTS", "200000")))
+    kdata = os.path.join(work, f"workload-kafka-{kn}.jsonl")
+    if not os.path.exists(kdata):
+        with open(data, "rb") as src, open(kdata, "wb") as dst:
+            for i, line in enumerate(src):
+                if i >= kn:
+                    break
+                dst.write(line)
+    p = subprocess.run([sys.executable, os.path.join(HERE, "kafka_bench.py"), build, kdata],
+                       capture_output=True, text=True)
+    if p.returncode == 0:
+        print(p.stdout.rstrip())
+    else:
+        print(f"kafka: skipped ({p.stderr.strip().splitlines()[-1] if p.stderr else '?'})")
 
 
 if __name__ == "__main__":
