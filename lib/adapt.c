@@ -253,32 +253,46 @@ static void seen_time(struct dd_adapter *a, int64_t t)
 	}
 }
 
-int dd_half_set_context(struct dd_half *h, const struct dd_ce *ce, const struct dd_record *r)
+json_t *dd_ce_info(const struct dd_ce *ce, bool with_type)
+{
+	json_t *info = json_object();
+	const char *keys[] = {
+	    "type",      "source",  "subject", "namespace", "inferenceservicename",
+	    "component", "endpoint"};
+	const char *vals[] = {with_type ? ce->type : NULL,
+	                      ce->source,
+	                      ce->subject,
+	                      ce->namespace_,
+	                      ce->isvc,
+	                      ce->component,
+	                      ce->endpoint};
+	for (size_t i = 0; info && i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (vals[i] && json_object_set_new(info, keys[i], json_string(vals[i])) < 0) {
+			json_decref(info);
+			info = NULL;
+		}
+	return info;
+}
+
+int dd_half_set_context(struct dd_half *h, const struct dd_ce *ce, const struct dd_record *r,
+                        bool with_type)
 {
 	h->kafka_ts = r->ts_ms >= 0 ? r->ts_ms : -1;
 	if (!ce || !ce->present)
 		return 0;
-	const char *m = ce->isvc && *ce->isvc ? ce->isvc : ce->source;
+	const char *m = ce->isvc ? ce->isvc : ce->source;
 	if ((m && !(h->ce_model_id = strdup(m))) || (ce->id && !(h->ce_id = strdup(ce->id))))
 		return -ENOMEM;
 	h->has_ce_ts = ce->has_time;
 	h->ce_ts = ce->time_ms;
-	json_t *info = json_object();
-	if (!info)
-		return -ENOMEM;
-	const char *keys[] = {"source",    "subject", "namespace", "inferenceservicename",
-	                      "component", "endpoint"};
-	const char *vals[] = {ce->source, ce->subject,   ce->namespace_,
-	                      ce->isvc,   ce->component, ce->endpoint};
-	int rc = 0;
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (vals[i] && json_object_set_new(info, keys[i], json_string(vals[i])) < 0)
-			rc = -ENOMEM;
+	json_t *info = dd_ce_info(ce, with_type);
 	size_t len;
-	if (!rc && !(h->ce_info = dd_json_text(info, &len)))
-		rc = -ENOMEM;
+	if (!info || !(h->ce_info = dd_json_text(info, &len))) {
+		json_decref(info);
+		return -ENOMEM;
+	}
 	json_decref(info);
-	return rc;
+	return 0;
 }
 
 char *dd_join_key(const struct dd_ce *ce, const char *id, size_t *len)

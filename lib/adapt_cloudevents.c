@@ -198,22 +198,6 @@ static struct dd_res data_from_envelope(const json_t *env, json_t **data)
 	return rej(DD_ADAPT_BAD_PAYLOAD); /* an event without data says nothing to monitor */
 }
 
-static json_t *ce_info(const struct dd_ce *ce)
-{
-	json_t *info = json_object();
-	const char *keys[] = {
-	    "type",      "source",  "subject", "namespace", "inferenceservicename",
-	    "component", "endpoint"};
-	const char *vals[] = {ce->type, ce->source,    ce->subject, ce->namespace_,
-	                      ce->isvc, ce->component, ce->endpoint};
-	for (size_t i = 0; info && i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (vals[i] && json_object_set_new(info, keys[i], json_string(vals[i])) < 0) {
-			json_decref(info);
-			info = NULL;
-		}
-	return info;
-}
-
 /* A native event in the data: the CloudEvent fills what the event leaves out. */
 static struct dd_res native(struct dd_adapter *a, const struct dd_record *r, json_t *data,
                             const struct dd_ce *ce, bool *emitted)
@@ -233,7 +217,7 @@ static struct dd_res native(struct dd_adapter *a, const struct dd_record *r, jso
 		bad |= json_object_set_new(data, "ts", json_string(buf)) < 0;
 	}
 	if (!json_object_get(data, "cloudevent"))
-		bad |= json_object_set_new(data, "cloudevent", ce_info(ce)) < 0;
+		bad |= json_object_set_new(data, "cloudevent", dd_ce_info(ce, true)) < 0;
 	if (bad)
 		return no_memory;
 	dd_out_reset(a);
@@ -250,7 +234,7 @@ static struct dd_res join_by_ce_id(struct dd_adapter *a, const struct dd_record 
 {
 	size_t len;
 	char *key = NULL;
-	if (dd_half_set_context(h, ce, r) || !(key = dd_join_key(ce, ce->id, &len))) {
+	if (dd_half_set_context(h, ce, r, false) || !(key = dd_join_key(ce, ce->id, &len))) {
 		dd_half_free(h);
 		return no_memory;
 	}

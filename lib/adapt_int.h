@@ -141,8 +141,12 @@ void dd_adapt_seen_time(struct dd_adapter *a, int64_t t);
  * extensions (namespace, inferenceservicename, component, endpoint). NULL on no memory. */
 char *dd_join_key(const struct dd_ce *ce, const char *id, size_t *len);
 
-/* Fill a half's CloudEvents and Kafka fields from the record. 0 or -ENOMEM. */
-int dd_half_set_context(struct dd_half *h, const struct dd_ce *ce, const struct dd_record *r);
+/* Fill a half's CloudEvents and Kafka fields from the record; with_type: the event is this one
+ * record (a joined pair's two records have two types). 0 or -ENOMEM. */
+int dd_half_set_context(struct dd_half *h, const struct dd_ce *ce, const struct dd_record *r,
+                        bool with_type);
+/* The "cloudevent" object of an event. NULL on no memory. */
+json_t *dd_ce_info(const struct dd_ce *ce, bool with_type);
 
 /* ---- per-format pieces ---- */
 

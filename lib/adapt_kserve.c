@@ -177,8 +177,8 @@ struct dd_res dd_kserve_adapt(struct dd_adapter *a, const struct dd_record *r, j
 		if (!res.rc)
 			res = dd_kserve_half(json_object_get(j, "response"), DD_SHAPE_OIP_RESP,
 			                     &resp, &id2);
-		if (!res.rc &&
-		    (dd_half_set_context(req, ce, r) || dd_half_set_context(resp, ce, r)))
+		if (!res.rc && (dd_half_set_context(req, ce, r, true) ||
+		                dd_half_set_context(resp, ce, r, true)))
 			res = no_memory;
 		if (!res.rc) {
 			res = dd_emit_pair(a, req, resp);
@@ -196,7 +196,7 @@ struct dd_res dd_kserve_adapt(struct dd_adapter *a, const struct dd_record *r, j
 	res = dd_kserve_half(j, shape, &h, &id);
 	if (res.rc)
 		return res;
-	if (dd_half_set_context(h, ce, r)) {
+	if (dd_half_set_context(h, ce, r, false)) {
 		res = no_memory;
 		goto out;
 	}

@@ -196,7 +196,8 @@ struct dd_res dd_openai_adapt(struct dd_adapter *a, const struct dd_record *r, c
 	struct dd_res res = req ? dd_openai_request(req, &q) : (struct dd_res){0};
 	if (!res.rc)
 		res = dd_openai_response(resp, &s);
-	if (!res.rc && ((q && dd_half_set_context(q, ce, r)) || dd_half_set_context(s, ce, r)))
+	if (!res.rc &&
+	    ((q && dd_half_set_context(q, ce, r, true)) || dd_half_set_context(s, ce, r, true)))
 		res = no_memory;
 	if (!res.rc) {
 		res = dd_emit_pair(a, q, s);
