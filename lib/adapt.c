@@ -2,6 +2,7 @@
  * table and the event builder (see adapt.h, docs/formats.md). The per-format mappings live in
  * adapt_cloudevents.c, adapt_kserve.c and adapt_openai.c. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -169,6 +170,46 @@ int dd_out_put(struct dd_adapter *a, const char *p, size_t n)
 	return 0;
 }
 
+/* Digits a real needs to read back as the same double (jansson dumps "%.<p>g"). */
+static int real_digits(double x)
+{
+	char b[40];
+	for (int p = 15; p < 17; p++) {
+		snprintf(b, sizeof(b), "%.*g", p, x);
+		if (strtod(b, NULL) == x)
+			return p;
+	}
+	return 17;
+}
+
+static int max_digits(const json_t *j, int have)
+{
+	if (have == 17)
+		return have;
+	if (json_is_real(j)) {
+		int d = real_digits(json_real_value(j));
+		return d > have ? d : have;
+	}
+	size_t i;
+	const char *k;
+	json_t *e;
+	if (json_is_array(j))
+		json_array_foreach (j, i, e)
+			have = max_digits(e, have);
+	else if (json_is_object(j))
+		json_object_foreach ((json_t *)j, k, e)
+			have = max_digits(e, have);
+	return have;
+}
+
+/* Compact, with the fewest digits that keep every real exact: values read as "6.8" are written
+ * as 6.8, not 6.7999999999999998 (jansson's default of 17 digits would also make a record of
+ * short decimals up to six times longer). */
+static size_t dump_flags(const json_t *j)
+{
+	return JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(max_digits(j, 15));
+}
+
 static int out_cb(const char *buffer, size_t size, void *data)
 {
 	struct dd_adapter *a = data;
@@ -179,20 +220,21 @@ static int out_cb(const char *buffer, size_t size, void *data)
 
 int dd_out_json(struct dd_adapter *a, const json_t *j)
 {
-	if (json_dump_callback(j, out_cb, a, JSON_COMPACT | JSON_ENCODE_ANY) < 0 && !a->out_over)
+	if (json_dump_callback(j, out_cb, a, dump_flags(j)) < 0 && !a->out_over)
 		return -ENOMEM;
 	return 0;
 }
 
 char *dd_json_text(const json_t *j, size_t *len)
 {
-	size_t n = json_dumpb(j, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
+	size_t flags = dump_flags(j);
+	size_t n = json_dumpb(j, NULL, 0, flags);
 	if (n == 0)
 		return NULL;
 	char *s = malloc(n + 1);
 	if (!s)
 		return NULL;
-	if (json_dumpb(j, s, n, JSON_COMPACT | JSON_ENCODE_ANY) != n) {
+	if (json_dumpb(j, s, n, flags) != n) {
 		free(s);
 		return NULL;
 	}

@@ -20,13 +20,14 @@ enum {
 	P_BIG,
 	P_EMPTY,
 	P_LATENCY,
+	P_EXACT,
 	P__N
 };
 static const char *const ptrs[P__N] = {
     "/input/input0",     "/input/input0/3", "/input/input1",    "/output/output0",
     "/output/output0/1", "/input/input-0",  "/input/input-0/4", "/output/predict",
     "/output/predict/0", "/input/text",     "/input/flag",      "/input/raw",
-    "/input/big",        "/input/none",     "/latency_ms",
+    "/input/big",        "/input/none",     "/latency_ms",      "/input/exact",
 };
 
 /* Open Inference Protocol, "Inference Request Examples" (required_api.md): two inputs and one
@@ -95,6 +96,8 @@ static void check_spec_event(struct tctx *c)
 	want_vec(c, P_OUT0, out0, 6);
 	want_num(c, P_OUT0_1, 1.1);
 	want_type(c, P_LATENCY, DRIFTD_VALUE_NONE);
+	/* short decimals stay short (exact with fewer than 17 digits) */
+	assert_non_null(strstr(c->ev_copy, "\"output0\":[1.0,1.1,2.0,2.1,3.0,3.1]"));
 }
 
 static void test_spec_join(void **state)
@@ -173,7 +176,9 @@ static void test_tensor_values(void **state)
 	    "{\"binary_data_size\":16}},"
 	    "{\"name\":\"big\",\"shape\":[],\"datatype\":\"UINT64\",\"data\":"
 	    "[18446744073709551615]},"
-	    "{\"name\":\"none\",\"shape\":[0],\"datatype\":\"FP32\",\"data\":[]}]}",
+	    "{\"name\":\"none\",\"shape\":[0],\"datatype\":\"FP32\",\"data\":[]},"
+	    "{\"name\":\"exact\",\"shape\":[5],\"datatype\":\"FP64\",\"data\":"
+	    "[0.30000000000000004,0.1,1e300,5e-324,-0.0]}]}",
 	    NULL, 0, 5);
 	feed_event(c, "{\"model_name\":\"m\",\"id\":\"t1\",\"outputs\":[]}", NULL, 0, 6);
 	want_str(c, P_S, "hello");
@@ -181,6 +186,10 @@ static void test_tensor_values(void **state)
 	want_type(c, P_BIN, DRIFTD_VALUE_OTHER); /* binary extension: no JSON data */
 	want_num(c, P_BIG, 18446744073709551615.0);
 	want_vec(c, P_EMPTY, NULL, 0);
+	/* every double reads back exactly, -0 included */
+	const double exact[] = {0.30000000000000004, 0.1, 1e300, 5e-324, -0.0};
+	want_vec(c, P_EXACT, exact, 5);
+	assert_true(signbit(c->out[P_EXACT].vec[4]));
 	want_model(c, "m", NULL);
 	want_ts(c, "1970-01-01T00:00:00.005Z");
 	tctx_free(c);
