@@ -368,8 +368,7 @@ static const char *pick(const char *a, const char *b, const char *c, const char 
 	return a ? a : b ? b : c ? c : d;
 }
 
-/* Years 0000..9999: what RFC 3339 (and dd_decode) can express. */
-static bool ts_ok(int64_t ms)
+bool dd_adapt_ts_ok(int64_t ms)
 {
 	return ms >= -62167219200000LL && ms <= 253402300799999LL;
 }
@@ -421,7 +420,7 @@ struct dd_res dd_emit_pair(struct dd_adapter *a, const struct dd_half *req,
 			else if (pass == 2 && h->kafka_ts >= 0)
 				has_ts = true, ts = h->kafka_ts;
 		}
-	if (has_ts && ts_ok(ts)) {
+	if (has_ts && dd_adapt_ts_ok(ts)) {
 		char buf[32];
 		dd_format_rfc3339(ts, buf, sizeof(buf));
 		bad |= json_object_set_new(meta, "ts", json_string(buf)) < 0;

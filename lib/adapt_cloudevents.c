@@ -211,9 +211,10 @@ static struct dd_res native(struct dd_adapter *a, const struct dd_record *r, jso
 		bad |= json_object_set_new(model, "id", json_string(mid)) < 0;
 	if (!json_object_get(data, "request_id"))
 		bad |= json_object_set_new(data, "request_id", json_string(ce->id)) < 0;
-	if (!json_object_get(data, "ts") && (ce->has_time || r->ts_ms >= 0)) {
+	int64_t ts = ce->has_time ? ce->time_ms : r->ts_ms;
+	if (!json_object_get(data, "ts") && (ce->has_time || r->ts_ms >= 0) && dd_adapt_ts_ok(ts)) {
 		char buf[32];
-		dd_format_rfc3339(ce->has_time ? ce->time_ms : r->ts_ms, buf, sizeof(buf));
+		dd_format_rfc3339(ts, buf, sizeof(buf));
 		bad |= json_object_set_new(data, "ts", json_string(buf)) < 0;
 	}
 	if (!json_object_get(data, "cloudevent"))

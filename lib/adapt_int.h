@@ -134,6 +134,9 @@ struct dd_res dd_join_offer(struct dd_adapter *a, struct dd_half *h, const char 
 struct dd_res dd_emit_pair(struct dd_adapter *a, const struct dd_half *req,
                            const struct dd_half *resp);
 
+/* Years 0000..9999: the times RFC 3339 (and dd_decode) can express; others are left out. */
+bool dd_adapt_ts_ok(int64_t ms);
+
 /* Note a record's time (Kafka or CloudEvents): the newest one stands in for halves without. */
 void dd_adapt_seen_time(struct dd_adapter *a, int64_t t);
 
