@@ -488,6 +488,23 @@ static void test_rejects(void **state)
 	            "\"source\":\"s2\",\"data\":{}}",
 	            st, NH(st), DD_ADAPT_BAD_PAYLOAD); /* duplicate member */
 
+	feed_reject(c,
+	            "{\"specversion\":\"1.0\",\"type\":\"t\",\"source\":\"s\",\"id\":\"i\","
+	            "\"namespace\":\"a\\u0000b\",\"data\":{}}",
+	            st, NH(st), DD_ADAPT_BAD_PAYLOAD); /* NUL in an attribute */
+	{
+		/* an attribute longer than 4 KiB (in a bigger adapter) */
+		struct tctx *w = tctx_new(DD_FORMAT_CLOUDEVENTS, NULL, ptrs, P__N);
+		char env[5000];
+		int k = snprintf(env, sizeof(env),
+		                 "{\"specversion\":\"1.0\",\"type\":\"t\",\"source\":\"s\","
+		                 "\"data\":{},\"id\":\"");
+		memset(env + k, 'x', 4097);
+		snprintf(env + k + 4097, sizeof(env) - (size_t)k - 4097, "\"}");
+		feed_reject(w, env, st, NH(st), DD_ADAPT_BAD_PAYLOAD);
+		tctx_free(w);
+	}
+
 	/* too_large: the record, and an event the CloudEvent's fields push over the limit */
 	char big[700];
 	memset(big, ' ', sizeof(big));
@@ -504,7 +521,7 @@ static void test_rejects(void **state)
 	assert_int_equal(s.rejects[DD_ADAPT_NOT_JSON], 5);
 	assert_int_equal(s.rejects[DD_ADAPT_UNKNOWN_FORMAT], 3);
 	assert_int_equal(s.rejects[DD_ADAPT_BAD_HEADER], 12);
-	assert_int_equal(s.rejects[DD_ADAPT_BAD_PAYLOAD], 10);
+	assert_int_equal(s.rejects[DD_ADAPT_BAD_PAYLOAD], 11);
 	assert_int_equal(s.rejects[DD_ADAPT_TOO_LARGE], 2);
 	assert_int_equal(s.adapted, 0);
 	tctx_free(c);
@@ -518,6 +535,10 @@ static void test_auto(void **state)
 	feed_event(c, structured, NULL, 0, -1);
 	want_num(c, P_AMOUNT, 42.5);
 	want_request_id(c, "1234-1234-1234");
+	/* structured by content-type */
+	const struct dd_header st[] = {HDR("content-type", "application/cloudevents+json")};
+	feed_event(c, structured, st, NH(st), -1);
+	want_num(c, P_AMOUNT, 42.5);
 	/* binary by headers */
 	const struct dd_header h[] = {HDR("ce_specversion", "1.0"), HDR("ce_type", "t"),
 	                              HDR("ce_source", "s"), HDR("ce_id", "i")};

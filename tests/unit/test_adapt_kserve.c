@@ -153,6 +153,15 @@ static void test_iris_nested_and_header_id(void **state)
 	feed_event(c, iris_response, ce, NH(ce), -1);
 	want_request_id(c, "823248cc-d770-4a51-9606-16803395569c"); /* the data's id */
 
+	/* an empty id header is no id: the next source (the payload id) is used */
+	const struct dd_header empty[] = {HDR("x-request-id", "")};
+	feed_pending(c,
+	             "{\"id\":\"body\",\"inputs\":[{\"name\":\"input-0\",\"shape\":[],"
+	             "\"datatype\":\"FP32\",\"data\":5.5}]}",
+	             empty, NH(empty), -1);
+	feed_event(c, "{\"model_name\":\"m\",\"id\":\"body\",\"outputs\":[]}", NULL, 0, -1);
+	want_num(c, P_IRIS, 5.5); /* data given as a bare scalar */
+
 	/* no id anywhere: nothing to join by */
 	feed_reject(c, iris_request, NULL, 0, DD_ADAPT_BAD_PAYLOAD);
 	/* an id header that is not UTF-8 */
@@ -365,6 +374,51 @@ static void test_eviction_by_bytes(void **state)
 	tctx_free(c);
 }
 
+/* Many halves in a small table (chains share buckets), paired in reverse order; and events
+ * larger than the output buffer's first sizes. */
+static void test_many_pending(void **state)
+{
+	(void)state;
+	const struct dd_adapter_opts o = {.max_pending = 64};
+	struct tctx *c = tctx_new(DD_FORMAT_KSERVE_V2, &o, ptrs, P__N);
+	char q[256], s[256];
+	for (int i = 0; i < 64; i++) {
+		char id[16];
+		snprintf(id, sizeof(id), "m%d", i);
+		req_id(q, sizeof(q), id);
+		feed_pending(c, q, NULL, 0, 1000);
+	}
+	for (int i = 63; i >= 0; i--) {
+		char id[16];
+		snprintf(id, sizeof(id), "m%d", i);
+		resp_id(s, sizeof(s), id);
+		feed_event(c, s, NULL, 0, 1001);
+		want_request_id(c, id);
+	}
+	struct dd_adapter_stats st = stats(c);
+	assert_int_equal(st.pending, 0);
+	assert_int_equal(st.adapted, 64);
+	assert_int_equal(st.unpaired_evicted + st.unpaired_expired, 0);
+
+	/* a 4000-element tensor: the event grows the output buffer several times */
+	size_t cap = 64 * 1024, n = 0;
+	char *big = malloc(cap);
+	assert_non_null(big);
+	n += (size_t)snprintf(big, cap,
+	                      "{\"id\":\"big\",\"inputs\":[{\"name\":\"input0\",\"data\":[");
+	for (int i = 0; i < 4000; i++)
+		n += (size_t)snprintf(big + n, cap - n, "%s%d.5", i ? "," : "", i);
+	snprintf(big + n, cap - n, "]}]}");
+	feed_pending(c, big, NULL, 0, 2000);
+	resp_id(s, sizeof(s), "big");
+	feed_event(c, s, NULL, 0, 2001);
+	assert_int_equal(c->out[P_IN0].type, DRIFTD_VALUE_VECTOR);
+	assert_int_equal(c->out[P_IN0].dim, 4000);
+	assert_true(c->out[P_IN0].vec[3999] == 3999.5);
+	free(big);
+	tctx_free(c);
+}
+
 static void test_rejects(void **state)
 {
 	(void)state;
@@ -449,7 +503,8 @@ int main(void)
 	    cmocka_unit_test(test_tensor_values), cmocka_unit_test(test_pair_in_one_record),
 	    cmocka_unit_test(test_ttl),           cmocka_unit_test(test_no_time_waits_for_eviction),
 	    cmocka_unit_test(test_eviction),      cmocka_unit_test(test_eviction_by_bytes),
-	    cmocka_unit_test(test_rejects),       cmocka_unit_test(test_auto),
+	    cmocka_unit_test(test_many_pending),  cmocka_unit_test(test_rejects),
+	    cmocka_unit_test(test_auto),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
