@@ -9,9 +9,11 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "adapt.h"
 #include "cli.h"
 #include "decode.h"
 #include "kafka_replay.h"
+#include "kafka_source.h"
 
 /* A bound: a plain integer is an offset, anything else an RFC 3339 time. */
 int dd_kafka_bound_parse(const char *s, struct dd_kafka_bound *out)
@@ -100,6 +102,15 @@ int dd_kafka_replay(const struct dd_config *c, const struct dd_kafka_replay_opts
 	}
 	int rc = 0;
 	rd_kafka_topic_partition_list_t *start = NULL, *end = NULL;
+	enum dd_format fmt = DD_FORMAT_NATIVE;
+	if (c->has_kafka)
+		dd_format_parse(c->kafka.format, &fmt);
+	struct dd_adapter_opts ao = {.max_record = c->max_record};
+	struct dd_adapter *adapter = NULL;
+	if (dd_adapter_new(fmt, &ao, &adapter) < 0) {
+		rd_kafka_destroy(rk);
+		return -ENOMEM;
+	}
 	const struct rd_kafka_metadata *md = NULL;
 	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, o->topic, NULL);
 	rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
@@ -165,10 +176,7 @@ int dd_kafka_replay(const struct dd_config *c, const struct dd_kafka_replay_opts
 		                       .partition = m->partition,
 		                       .offset = m->offset,
 		                       .index = index++};
-		if (m->len > c->max_record)
-			dd_pipeline_reject(p, DD_REJECT_TOO_LARGE, &at);
-		else
-			rc = dd_pipeline_feed(p, m->payload ? m->payload : "", m->len, &at);
+		rc = dd_kafka_feed(adapter, p, m, &at, c->max_record);
 		rd_kafka_message_destroy(m);
 		if (rc < 0)
 			break;
@@ -181,6 +189,7 @@ out:
 	if (md)
 		rd_kafka_metadata_destroy(md);
 	rd_kafka_topic_destroy(rkt);
+	dd_adapter_free(adapter);
 	rd_kafka_consumer_close(rk);
 	rd_kafka_destroy(rk);
 	return rc;

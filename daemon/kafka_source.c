@@ -11,14 +11,18 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "adapt.h"
 #include "kafka_source.h"
 
 #define DD_STATUS_INTERVAL_MS 30000
+/* Headers beyond this many are ignored (CloudEvents needs about ten). */
+#define DD_KAFKA_MAX_HEADERS 64
 
 struct dd_kafka_source {
 	const struct dd_config *conf;
 	struct dd_kafka_opts opts;
 	rd_kafka_t *rk;
+	struct dd_adapter *adapter;
 	struct dd_kafka_stats st;
 	bool closed;
 	uint64_t errors_logged;
@@ -125,6 +129,16 @@ int dd_kafka_source_new(const struct dd_config *c, const struct dd_kafka_opts *o
 		return -ENOMEM;
 	s->conf = c;
 	s->opts = *o;
+	enum dd_format fmt = DD_FORMAT_NATIVE;
+	dd_format_parse(c->kafka.format, &fmt); /* validated by the config loader */
+	struct dd_adapter_opts ao = {.max_record = c->max_record};
+	int arc = dd_adapter_new(fmt, &ao, &s->adapter);
+	if (arc < 0) {
+		free(s);
+		snprintf(err, errsz, "cannot set up the %s format: %s", c->kafka.format,
+		         strerror(-arc));
+		return arc;
+	}
 	rd_kafka_conf_t *kc = rd_kafka_conf_new();
 	char fetch[32];
 	/* librdkafka grows its fetch size for an oversized record; the application still
@@ -158,6 +172,7 @@ int dd_kafka_source_new(const struct dd_config *c, const struct dd_kafka_opts *o
 	}
 	if (rc) {
 		rd_kafka_conf_destroy(kc);
+		dd_adapter_free(s->adapter);
 		free(s);
 		return rc;
 	}
@@ -168,6 +183,7 @@ int dd_kafka_source_new(const struct dd_config *c, const struct dd_kafka_opts *o
 	if (!s->rk) {
 		snprintf(err, errsz, "cannot create the Kafka consumer: %s", e);
 		rd_kafka_conf_destroy(kc);
+		dd_adapter_free(s->adapter);
 		free(s);
 		return -EINVAL;
 	}
@@ -186,6 +202,48 @@ int dd_kafka_source_new(const struct dd_config *c, const struct dd_kafka_opts *o
 	}
 	*ret = s;
 	return 0;
+}
+
+int dd_kafka_feed(struct dd_adapter *a, struct dd_pipeline *p, const struct rd_kafka_message_s *m,
+                  const struct dd_origin *at, size_t max_record)
+{
+	/* Size first: nothing is parsed or copied for an oversized record. */
+	if (m->len > max_record) {
+		dd_pipeline_reject(p, DD_REJECT_TOO_LARGE, at);
+		return 0;
+	}
+	struct dd_header hs[DD_KAFKA_MAX_HEADERS];
+	size_t nh = 0;
+	rd_kafka_headers_t *hdrs = NULL;
+	if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		const char *name;
+		const void *val;
+		size_t size;
+		for (size_t i = 0; nh < DD_KAFKA_MAX_HEADERS &&
+		                   !rd_kafka_header_get_all(hdrs, i, &name, &val, &size);
+		     i++)
+			hs[nh++] = (struct dd_header){.key = name, .value = val, .len = size};
+	}
+	rd_kafka_timestamp_type_t tt;
+	int64_t ts = rd_kafka_message_timestamp(m, &tt);
+	struct dd_record r = {.value = m->payload,
+	                      .len = m->len,
+	                      .headers = hs,
+	                      .n_headers = nh,
+	                      .ts_ms = tt == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : ts};
+	const char *out;
+	size_t out_len = 0;
+	enum dd_adapt_reject why = DD_ADAPT_OK;
+	int rc = dd_adapt(a, &r, &out, &out_len, &why);
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc < 0) {
+		dd_pipeline_reject_format(p, why, at);
+		return 0;
+	}
+	if (out_len == 0)
+		return 0; /* half of a request/response pair, held for its other half */
+	return dd_pipeline_feed(p, out, out_len, at);
 }
 
 static bool stop_requested(const struct dd_kafka_source *s)
@@ -219,6 +277,8 @@ int dd_kafka_source_run(struct dd_kafka_source *s, struct dd_pipeline *p)
 		int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 		dd_pipeline_tick(p, now_ms);
 		status_line(s, p, now_ms);
+		/* Request halves whose response never came (kserve-v2, cloudevents). */
+		dd_adapter_expire(s->adapter, now_ms);
 		if ((!m || (++polls & 63) == 0) && stop_requested(s)) {
 			if (m)
 				rd_kafka_message_destroy(m);
@@ -239,13 +299,9 @@ int dd_kafka_source_run(struct dd_kafka_source *s, struct dd_pipeline *p)
 		    .offset = m->offset,
 		    .index = s->st.records,
 		};
-		int rc = 0;
-		if (m->len > s->conf->max_record) {
+		if (m->len > s->conf->max_record)
 			s->st.too_large++;
-			dd_pipeline_reject(p, DD_REJECT_TOO_LARGE, &at);
-		} else {
-			rc = dd_pipeline_feed(p, m->payload ? m->payload : "", m->len, &at);
-		}
+		int rc = dd_kafka_feed(s->adapter, p, m, &at, s->conf->max_record);
 		s->st.records++;
 		if (rc == 0 && rd_kafka_offset_store(m->rkt, m->partition, m->offset) == 0)
 			s->st.stored++;
@@ -274,6 +330,7 @@ void dd_kafka_source_free(struct dd_kafka_source *s)
 {
 	if (!s)
 		return;
+	dd_adapter_free(s->adapter);
 	if (s->rk) {
 		dd_kafka_source_close(s);
 		rd_kafka_destroy(s->rk);

@@ -40,4 +40,11 @@ int dd_kafka_source_close(struct dd_kafka_source *s);
 void dd_kafka_source_free(struct dd_kafka_source *s);
 void dd_kafka_source_stats(const struct dd_kafka_source *s, struct dd_kafka_stats *out);
 
+/* One consumed record through the format adapter into the pipeline (shared by run and
+ * replay --kafka-topic). Returns a negative errno only when the pipeline cannot go on. */
+struct rd_kafka_message_s;
+struct dd_adapter;
+int dd_kafka_feed(struct dd_adapter *a, struct dd_pipeline *p, const struct rd_kafka_message_s *m,
+                  const struct dd_origin *at, size_t max_record);
+
 #endif

@@ -232,6 +232,23 @@ void dd_pipeline_reject(struct dd_pipeline *p, enum dd_reject why, const struct 
 	                                      : "");
 }
 
+void dd_pipeline_reject_format(struct dd_pipeline *p, enum dd_adapt_reject why,
+                               const struct dd_origin *at)
+{
+	p->st.records++;
+	if ((unsigned)why >= DD_ADAPT__MAX)
+		why = DD_ADAPT_BAD_PAYLOAD;
+	uint64_t n = ++p->st.format_rejects[why];
+	if (!p->opts.log || n > p->opts.reject_log_limit)
+		return;
+	char w[160];
+	where(at, w, sizeof(w));
+	fprintf(p->opts.log, "driftd: %s: record rejected by the format adapter: %s%s\n", w,
+	        dd_adapt_reject_name(why),
+	        n == p->opts.reject_log_limit ? " (further rejects of this kind are only counted)"
+	                                      : "");
+}
+
 static void trace_verdict(struct dd_pipeline *p, const struct dd_monitor *m,
                           const struct driftd_verdict *v, const struct dd_origin *at,
                           double p_adjusted)

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "adapt.h"
 #include "config.h"
 #include "decode.h"
 #include "origin.h"
@@ -33,6 +34,7 @@ struct dd_pipeline_stats {
 	uint64_t records;  /* every record offered, rejected ones included */
 	uint64_t accepted; /* decoded and routed */
 	uint64_t rejects[DD_REJECT__MAX];
+	uint64_t format_rejects[DD_ADAPT__MAX]; /* by the format adapters (Kafka) */
 	uint64_t verdicts;
 	uint64_t fired;
 	uint64_t resolved;
@@ -52,6 +54,9 @@ int dd_pipeline_feed(struct dd_pipeline *p, const char *rec, size_t len,
                      const struct dd_origin *at);
 /* Count a record the reader refused before decoding (e.g. a line over the size limit). */
 void dd_pipeline_reject(struct dd_pipeline *p, enum dd_reject why, const struct dd_origin *at);
+/* Count a record a format adapter refused (not JSON, a tombstone, a bad header, ...). */
+void dd_pipeline_reject_format(struct dd_pipeline *p, enum dd_adapt_reject why,
+                               const struct dd_origin *at);
 
 int dd_pipeline_flush(struct dd_pipeline *p);
 /* Time passes (service mode: call about once a second): raise telemetry-gap alerts. */
