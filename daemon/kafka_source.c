@@ -107,6 +107,20 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		        rd_kafka_err2str(err));
 }
 
+/* Errors librdkafka raises outside of messages (all brokers down, authentication, ...):
+ * counted for the status line and logged rate-limited; librdkafka keeps retrying. */
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	struct dd_kafka_source *s = opaque;
+	s->st.errors++;
+	if (!s->opts.log || (s->errors_logged >= 10 && s->st.errors % 1000 != 0))
+		return;
+	s->errors_logged++;
+	fprintf(s->opts.log, "driftd: kafka: %s: %s (errors so far: %llu; retrying)\n",
+	        rd_kafka_err2name((rd_kafka_resp_err_t)err), reason,
+	        (unsigned long long)s->st.errors);
+}
+
 static int set(rd_kafka_conf_t *kc, const char *k, const char *v, char *err, size_t errsz)
 {
 	char e[256];
@@ -160,6 +174,8 @@ int dd_kafka_source_new(const struct dd_config *c, const struct dd_kafka_opts *o
 	    {"fetch.message.max.bytes", fetch},
 	    {"session.timeout.ms", "10000"},
 	    {"client.id", "driftd"},
+	    /* Errors come through on_error; librdkafka's own log keeps only critical messages. */
+	    {"log_level", "2"},
 	};
 	for (size_t i = 0; !rc && i < sizeof(defaults) / sizeof(defaults[0]); i++)
 		rc = set(kc, defaults[i][0], defaults[i][1], err, errsz);
@@ -177,6 +193,7 @@ int dd_kafka_source_new(const struct dd_config *c, const struct dd_kafka_opts *o
 		return rc;
 	}
 	rd_kafka_conf_set_rebalance_cb(kc, rebalance);
+	rd_kafka_conf_set_error_cb(kc, on_error);
 	rd_kafka_conf_set_opaque(kc, s);
 	char e[512];
 	s->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, e, sizeof(e));
