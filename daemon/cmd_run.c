@@ -46,9 +46,12 @@ int dd_serve(const struct dd_config *conf, const struct dd_kafka_opts *ko,
 	struct dd_kafka_stats ks;
 	dd_kafka_source_stats(src, &ks);
 	dd_pipeline_summary(p, stderr);
-	fprintf(stderr, "driftd: kafka: %llu records, %llu offsets stored, %llu consumer errors\n",
+	fprintf(stderr,
+	        "driftd: kafka: %llu records, %llu offsets stored, %llu consumer errors, %llu "
+	        "unpaired halves (%llu still pending)\n",
 	        (unsigned long long)ks.records, (unsigned long long)ks.stored,
-	        (unsigned long long)ks.errors);
+	        (unsigned long long)ks.errors, (unsigned long long)ks.unpaired,
+	        (unsigned long long)ks.pending);
 	dd_kafka_source_free(src);
 	dd_pipeline_free(p);
 	return status;

@@ -358,4 +358,8 @@ void dd_kafka_source_free(struct dd_kafka_source *s)
 void dd_kafka_source_stats(const struct dd_kafka_source *s, struct dd_kafka_stats *out)
 {
 	*out = s->st;
+	struct dd_adapter_stats as;
+	dd_adapter_stats(s->adapter, &as);
+	out->pending = as.pending;
+	out->unpaired = as.unpaired_expired + as.unpaired_evicted;
 }

@@ -26,9 +26,11 @@ struct dd_kafka_opts {
 struct dd_kafka_stats {
 	uint64_t records;
 	uint64_t too_large;
-	uint64_t errors; /* consumer errors reported by librdkafka */
-	uint64_t stored; /* offsets stored for commit */
-	int assigned;    /* partitions currently assigned */
+	uint64_t errors;   /* consumer errors reported by librdkafka */
+	uint64_t stored;   /* offsets stored for commit */
+	int assigned;      /* partitions currently assigned */
+	uint64_t pending;  /* request/response halves waiting for their other half */
+	uint64_t unpaired; /* halves that never paired (expired or evicted) */
 };
 
 int dd_kafka_source_new(const struct dd_config *c, const struct dd_kafka_opts *o,
