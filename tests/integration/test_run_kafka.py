@@ -253,8 +253,13 @@ def test_kill9(broker, tmp):
     # Phase 1 is processed and, with auto-commit every second, committed.
     wait_for(lambda: len(trace_lines(trace)) >= n1, 60, "phase 1")
     time.sleep(2.5)
-    # Phase 2 is produced while driftd consumes it, so the kill lands mid-stream.
-    producer = threading.Thread(target=broker.produce, args=(topic, evs[n1:]))
+    # Phase 2 is produced at a pace (2000 records every 50 ms) while driftd consumes it, so
+    # the kill lands mid-stream however fast the consumer is.
+    def paced():
+        for k in range(n1, n, 2000):
+            broker.produce(topic, evs[k:k + 2000])
+            time.sleep(0.05)
+    producer = threading.Thread(target=paced)
     producer.start()
     wait_for(lambda: len(trace_lines(trace)) >= n1 + 5000, 60, "5000 records of phase 2")
     proc.kill()  # SIGKILL mid-stream
