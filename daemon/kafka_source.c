@@ -64,7 +64,9 @@ static void status_line(struct dd_kafka_source *s, struct dd_pipeline *p, int64_
 	if (!s->opts.log || now_ms - s->last_status_ms < DD_STATUS_INTERVAL_MS)
 		return;
 	double secs = (double)(now_ms - s->last_status_ms) / 1000.0;
-	const struct dd_pipeline_stats *st = dd_pipeline_stats(p);
+	struct dd_pipeline_stats stats;
+	dd_pipeline_stats(p, &stats);
+	const struct dd_pipeline_stats *st = &stats;
 	char rejects[256] = "";
 	size_t off = 0;
 	for (int r = 1; r < DD_REJECT__MAX; r++)

@@ -523,21 +523,21 @@ int dd_pipeline_flush(struct dd_pipeline *p)
 	return ret;
 }
 
-const struct dd_pipeline_stats *dd_pipeline_stats(const struct dd_pipeline *p)
+void dd_pipeline_stats(const struct dd_pipeline *p, struct dd_pipeline_stats *out)
 {
-	uint64_t sup = 0, firing = 0;
+	*out = p->st;
+	/* Derived from the alert states rather than kept in step with them. */
 	for (size_t i = 0; i < p->n_mons; i++) {
-		sup += p->alerts[i].suppressed;
-		firing += p->alerts[i].firing;
+		out->suppressed += p->alerts[i].suppressed;
+		out->firing += p->alerts[i].firing;
 	}
-	((struct dd_pipeline *)p)->st.suppressed = sup;
-	((struct dd_pipeline *)p)->st.firing = firing;
-	return &p->st;
 }
 
 void dd_pipeline_summary(const struct dd_pipeline *p, FILE *out)
 {
-	const struct dd_pipeline_stats *st = dd_pipeline_stats(p);
+	struct dd_pipeline_stats stats;
+	dd_pipeline_stats(p, &stats);
+	const struct dd_pipeline_stats *st = &stats;
 	uint64_t rejected = st->records - st->accepted;
 	fprintf(out, "driftd: %" PRIu64 " records, %" PRIu64 " accepted, %" PRIu64 " rejected",
 	        st->records, st->accepted, rejected);

@@ -63,7 +63,7 @@ int dd_pipeline_flush(struct dd_pipeline *p);
 void dd_pipeline_tick(struct dd_pipeline *p, int64_t now_ms);
 /* In collect mode: the values recorded for monitor i (a JSON array, borrowed). */
 const json_t *dd_pipeline_collected(const struct dd_pipeline *p, size_t i);
-const struct dd_pipeline_stats *dd_pipeline_stats(const struct dd_pipeline *p);
+void dd_pipeline_stats(const struct dd_pipeline *p, struct dd_pipeline_stats *out);
 /* Human summary: records, rejects by reason, per-monitor counts, alerts. */
 void dd_pipeline_summary(const struct dd_pipeline *p, FILE *out);
 
