@@ -8,6 +8,8 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "cli.h"
 #include "config.h"
 #include "kafka_source.h"
@@ -33,7 +35,12 @@ int dd_serve(const struct dd_config *conf, const struct dd_kafka_opts *ko,
 	}
 	fprintf(stderr, "driftd: consuming %s from %s as group %s\n", conf->kafka.topics[0],
 	        ko->brokers ? ko->brokers : conf->kafka.brokers, conf->kafka.group);
+	/* Configuration loaded, monitors built, consumer subscribed: ready (systemd Type=notify;
+	 * a no-op elsewhere). */
+	sd_notifyf(0, "READY=1\nSTATUS=consuming %s as group %s", conf->kafka.topics[0],
+	           conf->kafka.group);
 	rc = dd_kafka_source_run(src, p);
+	sd_notify(0, "STOPPING=1");
 	int status = rc < 0 ? DD_EXIT_FAIL : DD_EXIT_OK;
 	if (rc < 0)
 		fprintf(stderr, "driftd: consumer stopped: %s\n", strerror(-rc));

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include <librdkafka/rdkafka.h>
+#include <systemd/sd-daemon.h>
 
 #include "adapt.h"
 #include "kafka_source.h"
@@ -26,6 +27,8 @@ struct dd_kafka_source {
 	struct dd_kafka_stats st;
 	bool closed;
 	uint64_t errors_logged;
+	uint64_t watchdog_usec; /* systemd WatchdogSec, 0: off */
+	int64_t last_watchdog_ms;
 	int64_t last_status_ms;
 	uint64_t last_status_records;
 };
@@ -207,6 +210,8 @@ int dd_kafka_source_new(const struct dd_config *c, const struct dd_kafka_opts *o
 		return -EINVAL;
 	}
 	rd_kafka_poll_set_consumer(s->rk);
+	if (sd_watchdog_enabled(0, &s->watchdog_usec) <= 0)
+		s->watchdog_usec = 0;
 	rd_kafka_topic_partition_list_t *topics =
 	    rd_kafka_topic_partition_list_new((int)c->kafka.n_topics);
 	for (size_t i = 0; i < c->kafka.n_topics; i++)
@@ -296,6 +301,12 @@ int dd_kafka_source_run(struct dd_kafka_source *s, struct dd_pipeline *p)
 		int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 		dd_pipeline_tick(p, now_ms);
 		status_line(s, p, now_ms);
+		/* The watchdog is fed from this loop, so a hung pipeline stops feeding it. */
+		if (s->watchdog_usec &&
+		    (now_ms - s->last_watchdog_ms) * 2000 >= (int64_t)s->watchdog_usec) {
+			sd_notify(0, "WATCHDOG=1");
+			s->last_watchdog_ms = now_ms;
+		}
 		/* Request halves whose response never came (kserve-v2, cloudevents). */
 		dd_adapter_expire(s->adapter, now_ms);
 		if ((!m || (++polls & 63) == 0) && stop_requested(s)) {

@@ -10,7 +10,7 @@ PKGS="build-essential cmake ninja-build pkg-config git
  librdkafka-dev libsystemd-dev libcurl4-openssl-dev libcmocka-dev
  clang clang-format libclang-rt-14-dev
  python3 python3-venv python3-pip
- openjdk-17-jre-headless maven kcat"
+ openjdk-17-jre-headless maven kcat systemd"
 
 missing=""
 for p in $PKGS; do

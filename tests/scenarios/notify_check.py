@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""sd_notify protocol of `driftd run` without systemd: a NOTIFY_SOCKET of our own receives
+READY=1 (with STATUS) once the consumer is subscribed, WATCHDOG=1 at about half of
+WATCHDOG_USEC from the main loop, and STOPPING=1 on SIGTERM, after which driftd exits 0.
+The broker address is unreachable on purpose: readiness must not wait for a broker, which
+librdkafka keeps retrying.
+
+usage: notify_check.py PATH/TO/driftd"""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def main():
+    driftd = sys.argv[1]
+    failures = []
+    with tempfile.TemporaryDirectory() as tmp:
+        sock_path = os.path.join(tmp, "notify.sock")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(sock_path)
+        sock.settimeout(0.2)
+        cfg = os.path.join(tmp, "d.yaml")
+        with open(cfg, "w") as f:
+            f.write('source:\n  kafka: {brokers: "127.0.0.1:1", topics: [t], group: g}\n'
+                    "monitors:\n  - {name: a, field: /x, detector: page_hinkley}\n")
+        env = dict(os.environ, NOTIFY_SOCKET=sock_path, WATCHDOG_USEC="1000000")
+        p = subprocess.Popen([driftd, "run", "-c", cfg], env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE)
+        msgs = []
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 3.0:
+            try:
+                msgs.append((time.monotonic() - t0, sock.recv(4096).decode()))
+            except socket.timeout:
+                pass
+        p.send_signal(signal.SIGTERM)
+        try:
+            rc = p.wait(15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            rc = None
+        while True:
+            try:
+                msgs.append((time.monotonic() - t0, sock.recv(4096).decode()))
+            except socket.timeout:
+                break
+        texts = [m for _, m in msgs]
+        if not texts or not texts[0].startswith("READY=1") or "STATUS=" not in texts[0]:
+            failures.append(f"first message is not READY=1 with STATUS: {texts[:2]}")
+        dogs = [t for t, m in msgs if m == "WATCHDOG=1"]
+        if len(dogs) < 4:
+            failures.append(f"{len(dogs)} WATCHDOG=1 in 3 s with WatchdogSec=1s: {texts}")
+        if "STOPPING=1" not in texts:
+            failures.append(f"no STOPPING=1 after SIGTERM: {texts[-3:]}")
+        if rc != 0:
+            failures.append(f"exit status {rc}: {p.stderr.read().decode()[-500:]}")
+    for f in failures:
+        print("FAIL", f)
+    print(f"{0 if failures else 1} passed, {len(failures)} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
