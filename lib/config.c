@@ -11,6 +11,7 @@
 #include "baseline.h"
 #include "config.h"
 #include "host.h"
+#include "sinks.h"
 #include "yamltree.h"
 
 struct vctx {
@@ -853,26 +854,37 @@ static void parse_sinks(struct vctx *v, const json_t *alerts, struct dd_config *
 			     type);
 			continue;
 		}
-		if (strcmp(type, "stdout") == 0) {
-			static const char *const keys[] = {NULL};
-			if (json_is_object(body))
-				check_keys(v, body, "stdout sink", keys);
-			sc->type = DD_SINK_STDOUT;
-		} else if (strcmp(type, "file") == 0) {
-			static const char *const keys[] = {"path", NULL};
-			sc->type = DD_SINK_FILE;
-			if (!json_is_object(body)) {
-				verr(v, pos, "file sink needs {path: FILE}");
-				continue;
-			}
-			check_keys(v, body, "file sink", keys);
-			if (!get_string(v, body, "path", true, "file sink", &sc->path))
-				continue;
-		} else {
+		sc->ops = dd_sink_find(type);
+		if (!sc->ops) {
+			char names[256];
+			dd_sink_names(names, sizeof(names));
 			verr(v, dd_yaml_pos_key(v->doc, s, type),
-			     "unknown sink type '%s' (this version has: stdout, file)", type);
+			     "unknown sink type '%s' (this version has: %s)", type, names);
 			continue;
 		}
+		sc->conf = json_is_object(body) ? json_deep_copy(body) : json_object();
+		const char *key = NULL;
+		char why[256] = "invalid settings";
+		if (sc->ops->check && sc->ops->check(sc->conf, &key, why, sizeof(why)) < 0) {
+			struct dd_pos pos2 =
+			    key && json_is_object(body) && json_object_get(body, key)
+			        ? dd_yaml_pos_value(v->doc, body, key)
+			        : dd_yaml_pos_value(v->doc, s, type);
+			verr(v, pos2, "%s sink: %s", type, why);
+			json_decref(sc->conf);
+			sc->conf = NULL;
+			continue;
+		}
+		/* Instance names tell several sinks of one type apart (spool folders, logs). */
+		size_t same = 0;
+		for (size_t k = 0; k < c->n_sinks; k++)
+			same += c->sinks[k].ops == sc->ops;
+		char name[64];
+		if (same)
+			snprintf(name, sizeof(name), "%s#%zu", type, same + 1);
+		else
+			snprintf(name, sizeof(name), "%s", type);
+		sc->name = strdup(name);
 		c->n_sinks++;
 	}
 }
@@ -986,16 +998,18 @@ static void parse_root(struct vctx *v, const json_t *root, struct dd_config *c)
 		static const char *const akeys[] = {"sinks", "spool_dir", NULL};
 		check_keys(v, alerts, "alerts", akeys);
 		parse_sinks(v, alerts, c);
-		if (json_object_get(alerts, "spool_dir"))
-			vwarn(v, dd_yaml_pos_key(v->doc, alerts, "spool_dir"),
-			      "'spool_dir' is accepted but has no effect in this version");
+		get_string(v, alerts, "spool_dir", false, "alerts", &c->spool_dir);
 	}
+	if (!c->spool_dir)
+		c->spool_dir = strdup("/var/lib/driftd/spool");
 	if (c->n_sinks == 0) {
 		/* Default: alerts on stdout, as the CLI contract promises. */
 		free(c->sinks);
 		c->sinks = calloc(1, sizeof(*c->sinks));
 		if (c->sinks) {
-			c->sinks[0].type = DD_SINK_STDOUT;
+			c->sinks[0] = (struct dd_sink_conf){.ops = dd_sink_find("stdout"),
+			                                    .conf = json_object(),
+			                                    .name = strdup("stdout")};
 			c->n_sinks = 1;
 		}
 	}
@@ -1120,8 +1134,11 @@ void dd_config_free(struct dd_config *c)
 		free_strv(m->tags, m->n_tags);
 	}
 	free(c->monitors);
-	for (size_t i = 0; i < c->n_sinks; i++)
-		free(c->sinks[i].path);
+	for (size_t i = 0; i < c->n_sinks; i++) {
+		json_decref(c->sinks[i].conf);
+		free(c->sinks[i].name);
+	}
+	free(c->spool_dir);
 	for (size_t i = 0; i < c->n_groups; i++)
 		free(c->groups[i].name);
 	free(c->groups);

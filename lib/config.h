@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include <driftd/detector.h>
+#include <driftd/sink.h>
 
 #include "group.h"
 
@@ -60,14 +61,10 @@ struct dd_monitor_conf {
 	size_t n_tags;
 };
 
-enum dd_sink_type {
-	DD_SINK_STDOUT = 0,
-	DD_SINK_FILE = 1,
-};
-
 struct dd_sink_conf {
-	enum dd_sink_type type;
-	char *path; /* file */
+	const struct driftd_sink_ops *ops;
+	json_t *conf; /* the sink's mapping, checked by ops->check */
+	char *name;   /* "TYPE" or "TYPE#N" for the N-th sink of a type */
 };
 
 struct dd_kafka_conf {
@@ -87,6 +84,7 @@ struct dd_config {
 	size_t n_monitors;
 	struct dd_sink_conf *sinks;
 	size_t n_sinks;
+	char *spool_dir; /* alerts.spool_dir */
 	struct dd_group_conf *groups;
 	size_t n_groups;
 	int64_t telemetry_gap_ms; /* a model silent this long is a telemetry gap (0: off) */

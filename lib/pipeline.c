@@ -59,21 +59,17 @@ static int open_sinks(struct dd_pipeline *p)
 		return -ENOMEM;
 	for (size_t i = 0; i < c->n_sinks; i++) {
 		struct sink *s = &p->sinks[p->n_sinks++];
-		s->ops = &dd_sink_jsonl;
-		s->state = calloc(1, s->ops->state_size);
+		s->ops = c->sinks[i].ops;
+		s->state = calloc(1, s->ops->state_size ? s->ops->state_size : 1);
 		if (!s->state)
 			return -ENOMEM;
-		json_t *conf = json_object();
-		if (c->sinks[i].type == DD_SINK_FILE)
-			json_object_set_new(conf, "path", json_string(c->sinks[i].path));
-		int rc = s->ops->open(s->state, conf);
-		json_decref(conf);
+		struct driftd_sink_ctx ctx = {
+		    .spool_dir = c->spool_dir, .hostname = p->hostname, .name = c->sinks[i].name};
+		int rc = s->ops->open(s->state, c->sinks[i].conf, &ctx);
 		if (rc < 0) {
 			if (p->opts.log)
-				fprintf(p->opts.log, "driftd: cannot open %s sink %s: %s\n",
-				        s->ops->name,
-				        c->sinks[i].path ? c->sinks[i].path : "stdout",
-				        strerror(-rc));
+				fprintf(p->opts.log, "driftd: cannot open sink %s: %s\n",
+				        c->sinks[i].name, strerror(-rc));
 			return rc;
 		}
 		s->open = true;

@@ -1,12 +1,16 @@
-/* The sinks built into libdriftd. */
+/* The alert sinks driftd has: a static registry, one file per sink (sink_*.c). */
 #ifndef DRIFTD_SINKS_H
 #define DRIFTD_SINKS_H
 
-#include <stdbool.h>
+#include <stddef.h>
 
 #include <driftd/sink.h>
 
-/* JSONL to a file (conf {path: FILE}) or to stdout (no path). */
-extern const struct driftd_sink_ops dd_sink_jsonl;
+extern const struct driftd_sink_ops dd_sink_stdout; /* JSONL on stdout */
+extern const struct driftd_sink_ops dd_sink_file;   /* JSONL appended to a file */
+
+const struct driftd_sink_ops *dd_sink_find(const char *name);
+/* "stdout, file, ..." for messages. */
+void dd_sink_names(char *buf, size_t size);
 
 #endif

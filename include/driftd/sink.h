@@ -17,13 +17,24 @@ extern "C" {
 
 #define DRIFTD_SINK_ABI 1
 
+struct driftd_sink_ctx {
+	const char *spool_dir; /* alerts.spool_dir: where network sinks keep undelivered alerts */
+	const char *hostname;
+	const char *name; /* the sink's instance name, unique in the configuration */
+};
+
 struct driftd_sink_ops {
 	uint32_t abi_version;
 	uint32_t struct_size;
 	const char *name;
 	size_t state_size;
-	/* `conf` is the sink's mapping from the config (validated by the host). */
-	int (*open)(void *state, const json_t *conf);
+	/* Validate the sink's mapping from the configuration (also for `driftd check`): on a
+	 * problem return -EINVAL with *key set to the offending key (NULL: the whole mapping) and
+	 * a message in why. Unknown keys must be refused. */
+	int (*check)(const json_t *conf, const char **key, char *why, size_t whysz);
+	/* `conf` is the sink's mapping, already checked. `ctx` carries what the host offers every
+	 * sink (spool directory, hostname); may be NULL in tests. */
+	int (*open)(void *state, const json_t *conf, const struct driftd_sink_ctx *ctx);
 	/* Alert -> bytes appended to out. Pure: no I/O. */
 	int (*format)(const void *state, const json_t *alert, struct driftd_buf *out);
 	/* Hand the bytes on. Returns 0, or a negative errno (-EAGAIN: retry later). */

@@ -54,7 +54,7 @@ static void test_minimal_defaults(void **unused)
 	assert_int_equal(c->monitors[0].severity, DD_SEV_WARNING);
 	/* default sink: stdout */
 	assert_int_equal(c->n_sinks, 1);
-	assert_int_equal(c->sinks[0].type, DD_SINK_STDOUT);
+	assert_string_equal(c->sinks[0].ops->name, "stdout");
 	/* detector defaults from the parameter table */
 	const struct driftd_param *p = dd_param_find(c->monitors[0].detector, "threshold");
 	assert_non_null(p);
@@ -116,6 +116,9 @@ static void test_errors_have_positions(void **unused)
 	expect_error("monitors: [{name: a, field: /x, detector: page_hinkley,\n"
 	             "  params: {threshold: .inf}}]\n",
 	             "non-finite numbers are not allowed");
+	expect_error("monitors:\n  - {name: a, field: /x, detector: page_hinkley}\n"
+	             "alerts: {sinks: [{file: {paht: /tmp/x}}]}\n",
+	             "t.yaml:3:26: file sink: unknown key 'paht'");
 	expect_error("", "empty document");
 	expect_error("a: 1\n---\nb: 2\n", "more than one document");
 }
