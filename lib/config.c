@@ -868,7 +868,7 @@ static void parse_sinks(struct vctx *v, const json_t *alerts, struct dd_config *
 		if (sc->ops->check && sc->ops->check(sc->conf, &key, why, sizeof(why)) < 0) {
 			struct dd_pos pos2 =
 			    key && json_is_object(body) && json_object_get(body, key)
-			        ? dd_yaml_pos_value(v->doc, body, key)
+			        ? dd_yaml_pos_key(v->doc, body, key)
 			        : dd_yaml_pos_value(v->doc, s, type);
 			verr(v, pos2, "%s sink: %s", type, why);
 			json_decref(sc->conf);
