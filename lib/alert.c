@@ -46,6 +46,18 @@ void dd_alert_state_init(struct dd_alert_state *a, const struct dd_monitor_conf 
 	dd_alert_fingerprint(mc->name, mc->match_model, mc->field, a->fingerprint);
 }
 
+/* While firing (and notified), Alertmanager-style: notify again every repeat_interval. */
+static enum dd_transition repeat(struct dd_alert_state *a, const struct dd_monitor_conf *mc,
+                                 int64_t now_ms)
+{
+	if (mc->repeat_interval_ms <= 0 || a->muted ||
+	    now_ms - a->notified_ms < mc->repeat_interval_ms)
+		return DD_TRANSITION_NONE;
+	a->notified_ms = now_ms;
+	a->repeats++;
+	return DD_TRANSITION_REPEAT;
+}
+
 enum dd_transition dd_alert_step(struct dd_alert_state *a, const struct dd_monitor_conf *mc,
                                  const struct driftd_verdict *v, const struct dd_origin *at,
                                  int64_t now_ms)
@@ -56,7 +68,9 @@ enum dd_transition dd_alert_step(struct dd_alert_state *a, const struct dd_monit
 			a->episode = *at;
 		if (a->breaches < UINT32_MAX)
 			a->breaches++;
-		if (a->firing || a->breaches < mc->for_n)
+		if (a->firing)
+			return repeat(a, mc, now_ms);
+		if (a->breaches < mc->for_n)
 			return DD_TRANSITION_NONE;
 		a->firing = true;
 		a->muted = mc->cooldown_ms > 0 && a->ever_resolved &&
@@ -65,13 +79,15 @@ enum dd_transition dd_alert_step(struct dd_alert_state *a, const struct dd_monit
 			a->suppressed++;
 			return DD_TRANSITION_NONE;
 		}
+		a->notified_ms = now_ms;
+		a->repeats = 0;
 		return DD_TRANSITION_FIRING;
 	}
 	a->breaches = 0;
 	if (!a->firing)
 		return DD_TRANSITION_NONE;
 	if (++a->clean < mc->resolve_after)
-		return DD_TRANSITION_NONE;
+		return repeat(a, mc, now_ms);
 	a->firing = false;
 	a->clean = 0;
 	a->ever_resolved = true;
@@ -107,6 +123,9 @@ static void alert_id(const struct dd_alert_state *a, const char *status, char ou
 	                            e->offset, status)
 	                 : snprintf(buf, sizeof(buf), "%s|replay|%" PRIu64 "|%s", a->fingerprint,
 	                            e->index, status);
+	/* A repeat is a notification of its own: receivers must not drop it as a retry. */
+	if (a->repeats && strcmp(status, "firing") == 0 && n > 0 && (size_t)n < sizeof(buf))
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n, "|repeat%" PRIu32, a->repeats);
 	uuid_of(buf, n > 0 ? (size_t)n : 0, out);
 }
 
@@ -177,7 +196,7 @@ static void sentence(const struct dd_alert_info *in, char *buf, size_t size)
 	char pv[48] = "";
 	if (!isnan(v->p_value))
 		snprintf(pv, sizeof(pv), ", p=%.4g", v->p_value);
-	if (in->transition == DD_TRANSITION_FIRING)
+	if (in->transition != DD_TRANSITION_RESOLVED)
 		snprintf(buf, size, "Drift on %s of %s: %s score %.4g vs threshold %.4g%s (at %s)",
 		         mc->field, model, mc->detector->name, v->score, v->threshold, pv, where);
 	else
@@ -190,7 +209,7 @@ json_t *dd_alert_json(const struct dd_alert_info *in)
 {
 	const struct dd_monitor_conf *mc = in->monitor;
 	const struct driftd_verdict *v = in->verdict;
-	const char *status = in->transition == DD_TRANSITION_FIRING ? "firing" : "resolved";
+	const char *status = in->transition == DD_TRANSITION_RESOLVED ? "resolved" : "firing";
 	char id[37], ts[40], out[512];
 	alert_id(in->state, status, id);
 	dd_format_rfc3339(in->time_ms, ts, sizeof(ts));
@@ -218,6 +237,9 @@ json_t *dd_alert_json(const struct dd_alert_info *in)
 		                    json_integer((json_int_t)in->state->episode.index));
 	}
 	json_object_set_new(f, "alerts.suppressed", json_integer((json_int_t)in->suppressed));
+	if (in->transition == DD_TRANSITION_REPEAT)
+		json_object_set_new(f, "alert.repeat",
+		                    json_integer((json_int_t)in->state->repeats));
 	if (mc->baseline)
 		json_object_set_new(f, "reference.sha256",
 		                    json_string(dd_baseline_sha256(mc->baseline)));

@@ -24,12 +24,15 @@ struct dd_alert_state {
 	bool ever_resolved;
 	int64_t resolved_ms;
 	uint64_t suppressed; /* notifications held back since the last one sent */
+	int64_t notified_ms; /* when the current episode was last notified */
+	uint32_t repeats;    /* repeat notifications of the current episode */
 };
 
 enum dd_transition {
 	DD_TRANSITION_NONE = 0,
 	DD_TRANSITION_FIRING,
 	DD_TRANSITION_RESOLVED,
+	DD_TRANSITION_REPEAT, /* still firing after repeat_interval: notify again */
 };
 
 /* Fingerprint of (monitor, model, field): the first 8 bytes of SHA-256 in hex. */

@@ -728,12 +728,13 @@ static void parse_monitor(struct vctx *v, const json_t *mon, struct dd_monitor_c
 	if (get_uint(v, mon, "resolve_after", false, "monitor", 1, 1000000, &n))
 		m->resolve_after = (unsigned)n;
 	get_duration(v, mon, "cooldown", &m->cooldown_ms);
+	get_duration(v, mon, "repeat_interval", &m->repeat_interval_ms);
 	get_bool(v, mon, "dry_run", "monitor", &m->dry_run);
 	parse_tags(v, mon, m);
 
 	/* Contract keys whose behaviour lands with later work: accepted so configs written for the
 	 * contract validate, but said out loud so nobody relies on them silently. */
-	static const char *const later[] = {"repeat_interval", "on_model_change", NULL};
+	static const char *const later[] = {"on_model_change", NULL};
 	for (size_t i = 0; later[i]; i++)
 		if (json_object_get(mon, later[i]))
 			vwarn(v, dd_yaml_pos_key(v->doc, mon, later[i]),

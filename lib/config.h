@@ -47,9 +47,10 @@ struct dd_monitor_conf {
 	size_t window_max;          /* time windows: most values one window holds */
 	bool reference_sliding;     /* the reference follows the stream */
 	enum dd_severity severity;
-	unsigned for_n;         /* consecutive breaching verdicts before firing */
-	unsigned resolve_after; /* consecutive clean verdicts before resolving */
-	int64_t cooldown_ms;    /* after a resolve, no new firing notification for this long */
+	unsigned for_n;             /* consecutive breaching verdicts before firing */
+	unsigned resolve_after;     /* consecutive clean verdicts before resolving */
+	int64_t cooldown_ms;        /* after a resolve, no new firing notification for this long */
+	int64_t repeat_interval_ms; /* re-notify a still-firing alert this often (0: never) */
 	bool dry_run;
 	double min_effect;  /* params.min_effect: score floor for drift (0: off) */
 	double calibrate_k; /* params.calibrate: threshold = mean + k std over reference chunks */

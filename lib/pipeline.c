@@ -283,6 +283,7 @@ static void trace_verdict(struct dd_pipeline *p, const struct dd_monitor *m,
 }
 
 static void deliver(struct dd_pipeline *p, json_t *alert);
+static void deliver_to(struct dd_pipeline *p, json_t *alert, const struct driftd_sink_ops *only);
 
 static void notify(struct dd_pipeline *p, size_t i, enum dd_transition tr, const struct dd_held *h,
                    double p_adjusted)
@@ -308,11 +309,27 @@ static void notify(struct dd_pipeline *p, size_t i, enum dd_transition tr, const
 		return;
 	}
 	a->suppressed = 0;
+	if (mc->dry_run) {
+		/* dry_run: the journal only (and the log), so a monitor can be tried without
+		 * paging anyone. */
+		if (p->opts.log)
+			fprintf(p->opts.log, "driftd: dry-run %s %s: %s\n", mc->name,
+			        json_string_value(json_object_get(alert, "status")),
+			        json_string_value(json_object_get(alert, "output")));
+		deliver_to(p, alert, &dd_sink_journald);
+		return;
+	}
 	deliver(p, alert);
 }
 
-/* Hand one alert to every sink (and narrate it when asked); takes the reference. */
 static void deliver(struct dd_pipeline *p, json_t *alert)
+{
+	deliver_to(p, alert, NULL);
+}
+
+/* Hand one alert to every sink (only sinks of type `only`, when set), narrating it when asked;
+ * takes the reference. */
+static void deliver_to(struct dd_pipeline *p, json_t *alert, const struct driftd_sink_ops *only)
 {
 	const char *status = json_string_value(json_object_get(alert, "status"));
 	bool firing = status && strcmp(status, "firing") == 0;
@@ -327,6 +344,8 @@ static void deliver(struct dd_pipeline *p, json_t *alert)
 		p->st.resolved++;
 	for (size_t s = 0; s < p->n_sinks; s++) {
 		struct sink *sk = &p->sinks[s];
+		if (only && sk->ops != only)
+			continue;
 		p->out.len = 0;
 		p->out.err = 0;
 		int rc = sk->ops->format(sk->state, alert, &p->out);

@@ -6,8 +6,9 @@
 
 #include <driftd/sink.h>
 
-extern const struct driftd_sink_ops dd_sink_stdout; /* JSONL on stdout */
-extern const struct driftd_sink_ops dd_sink_file;   /* JSONL appended to a file */
+extern const struct driftd_sink_ops dd_sink_stdout;   /* JSONL on stdout */
+extern const struct driftd_sink_ops dd_sink_file;     /* JSONL appended to a file */
+extern const struct driftd_sink_ops dd_sink_journald; /* the systemd journal */
 
 const struct driftd_sink_ops *dd_sink_find(const char *name);
 /* "stdout, file, ..." for messages. */

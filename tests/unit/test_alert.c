@@ -34,7 +34,10 @@ static void run(struct dd_alert_state *a, const struct dd_monitor_conf *mc, cons
 		struct driftd_verdict v = {.drift = pat[i] == '1', .p_value = NAN};
 		struct dd_origin at = {.index = i};
 		enum dd_transition t = dd_alert_step(a, mc, &v, &at, (int64_t)i * 1000);
-		out[i] = t == DD_TRANSITION_FIRING ? 'F' : t == DD_TRANSITION_RESOLVED ? 'R' : '.';
+		out[i] = t == DD_TRANSITION_FIRING     ? 'F'
+		         : t == DD_TRANSITION_RESOLVED ? 'R'
+		         : t == DD_TRANSITION_REPEAT   ? 'P'
+		                                       : '.';
 	}
 	out[strlen(pat)] = '\0';
 }
@@ -67,6 +70,42 @@ static void test_cooldown_counts_suppressed(void **unused)
 	run(&a, &mc, "01011000000001", out);
 	assert_string_equal(out, ".FR..........F");
 	assert_int_equal(a.suppressed, 2);
+}
+
+static void test_repeat_interval(void **unused)
+{
+	char out[64];
+	struct dd_alert_state a;
+	struct dd_monitor_conf mc = conf(1, 2, 0);
+	mc.repeat_interval_ms = 3000;
+	dd_alert_state_init(&a, &mc);
+	/* fires at 1; still firing (drift, or clean but not yet resolved) -> repeats at 4, 7;
+	 * resolves at 9 */
+	run(&a, &mc, "0111111100", out);
+	assert_string_equal(out, ".F..P..P.R");
+	assert_int_equal(a.repeats, 2);
+	/* each repeat is its own notification: its id differs from the firing's */
+	struct driftd_verdict v = {.drift = true, .p_value = NAN};
+	struct dd_origin at = {.index = 0};
+	dd_alert_state_init(&a, &mc);
+	assert_int_equal(dd_alert_step(&a, &mc, &v, &at, 0), DD_TRANSITION_FIRING);
+	struct dd_alert_info info = {.monitor = &mc,
+	                             .state = &a,
+	                             .verdict = &v,
+	                             .transition = DD_TRANSITION_FIRING,
+	                             .at = &at};
+	json_t *first = dd_alert_json(&info);
+	assert_int_equal(dd_alert_step(&a, &mc, &v, &at, 3000), DD_TRANSITION_REPEAT);
+	info.transition = DD_TRANSITION_REPEAT;
+	json_t *again = dd_alert_json(&info);
+	assert_string_not_equal(json_string_value(json_object_get(first, "id")),
+	                        json_string_value(json_object_get(again, "id")));
+	assert_string_equal(json_string_value(json_object_get(again, "status")), "firing");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(again, "output_fields"),
+	                                                    "alert.repeat")),
+	                 1);
+	json_decref(first);
+	json_decref(again);
 }
 
 static void test_alert_json(void **unused)
@@ -132,6 +171,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_for_and_resolve),
 	    cmocka_unit_test(test_cooldown_counts_suppressed),
+	    cmocka_unit_test(test_repeat_interval),
 	    cmocka_unit_test(test_alert_json),
 	    cmocka_unit_test(test_fingerprint),
 	};

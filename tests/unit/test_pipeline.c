@@ -110,6 +110,48 @@ static void test_windows_and_routing(void **unused)
 	dd_config_free(c);
 }
 
+static void test_dry_run_goes_to_the_journal_only(void **unused)
+{
+	char path[] = "/tmp/driftd-test-dry-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	char text[512];
+	snprintf(text, sizeof(text),
+	         "monitors:\n"
+	         "  - {name: a, field: /input/x, detector: page_hinkley, dry_run: true,\n"
+	         "     params: {threshold: 1, min_instances: 5}}\n"
+	         "alerts: {sinks: [{file: {path: %s}}]}\n",
+	         path);
+	struct dd_config *c = load(text);
+	char *log = NULL;
+	size_t len = 0;
+	FILE *lf = open_memstream(&log, &len);
+	struct dd_pipeline_opts o = {.log = lf};
+	struct dd_pipeline *p;
+	assert_int_equal(dd_pipeline_new(c, &o, &p), 0);
+	uint64_t idx = 0;
+	char rec[128];
+	for (int i = 0; i < 40; i++) {
+		snprintf(rec, sizeof(rec), "{\"model\":{\"id\":\"m\"},\"input\":{\"x\":%d}}",
+		         i < 20 ? 0 : 10);
+		feed(p, rec, &idx);
+	}
+	struct dd_pipeline_stats st;
+	dd_pipeline_stats(p, &st);
+	dd_pipeline_free(p);
+	fclose(lf);
+	assert_true(st.fired >= 1);
+	assert_non_null(strstr(log, "driftd: dry-run a firing: "));
+	FILE *af = fopen(path, "r");
+	char line[64];
+	assert_null(fgets(line, sizeof(line), af)); /* nothing reached the file sink */
+	fclose(af);
+	unlink(path);
+	free(log);
+	dd_config_free(c);
+}
+
 static void test_reject_log_is_rate_limited(void **unused)
 {
 	struct dd_config *c =
@@ -142,6 +184,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_windows_and_routing),
 	    cmocka_unit_test(test_reject_log_is_rate_limited),
+	    cmocka_unit_test(test_dry_run_goes_to_the_journal_only),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
