@@ -33,6 +33,8 @@
 
 #include <driftd/detector.h>
 
+#include "warmup.h"
+
 enum cusum_mode {
 	CUSUM_MODE_BOTH = 0,
 	CUSUM_MODE_UP = 1,
@@ -47,13 +49,9 @@ struct cusum_config {
 };
 
 struct cusum_state {
-	uint64_t n;     /* values since the last reset */
-	double mean;    /* warm-up mean (Welford) */
-	double m2;      /* warm-up sum of squared deviations */
-	double mu;      /* frozen reference mean */
-	double sigma;   /* frozen reference standard deviation */
-	double sum_inc; /* S+ */
-	double sum_dec; /* S- */
+	struct dd_warmup w; /* reference mean and deviation (warmup.h) */
+	double sum_inc;     /* S+ */
+	double sum_dec;     /* S- */
 	bool drift;
 };
 
@@ -131,7 +129,7 @@ static int cusum_init(struct driftd_ctx *ctx)
 
 static bool cusum_charting(const struct cusum_config *c, const struct cusum_state *s)
 {
-	return s->n >= (uint64_t)c->min_instances;
+	return dd_warmup_frozen(&s->w, (uint64_t)c->min_instances);
 }
 
 static double cusum_score(const struct cusum_config *c, const struct cusum_state *s)
@@ -148,7 +146,7 @@ static double cusum_score(const struct cusum_config *c, const struct cusum_state
 
 static bool cusum_test(const struct cusum_config *c, const struct cusum_state *s)
 {
-	double h = c->threshold * s->sigma;
+	double h = c->threshold * s->w.sigma;
 	switch (c->mode) {
 	case CUSUM_MODE_UP:
 		return s->sum_inc > h;
@@ -169,21 +167,11 @@ static int cusum_update(struct driftd_ctx *ctx, const struct driftd_value *v)
 		cusum_reset(s);
 
 	double x = v->num;
-	uint64_t mi = (uint64_t)c->min_instances;
-	s->n++;
-	if (s->n <= mi) {
-		double d = x - s->mean;
-		s->mean += d / (double)s->n;
-		s->m2 += d * (x - s->mean);
-		if (s->n < mi)
-			return 0;
-		s->mu = s->mean;
-		double var = s->n > 1 ? s->m2 / (double)(s->n - 1) : 0.0;
-		s->sigma = sqrt(var > 0 ? var : 0.0);
-	}
+	if (!dd_warmup_add(&s->w, x, (uint64_t)c->min_instances))
+		return 0;
 
-	double k = c->slack * s->sigma;
-	double dev = x - s->mu;
+	double k = c->slack * s->w.sigma;
+	double dev = x - s->w.mu;
 	double inc = s->sum_inc + dev - k;
 	double dec = s->sum_dec - dev - k;
 	s->sum_inc = inc > 0 ? inc : 0.0;
@@ -199,7 +187,7 @@ static int cusum_evaluate(struct driftd_ctx *ctx, struct driftd_verdict *out)
 	bool on = cusum_charting(c, s);
 	*out = (struct driftd_verdict){
 	    .score = on ? cusum_score(c, s) : 0.0,
-	    .threshold = on ? c->threshold * s->sigma : (double)NAN,
+	    .threshold = on ? c->threshold * s->w.sigma : (double)NAN,
 	    .p_value = (double)NAN,
 	    .drift = s->drift,
 	    .warning = false,
@@ -211,11 +199,7 @@ static int cusum_evaluate(struct driftd_ctx *ctx, struct driftd_verdict *out)
 static int cusum_snapshot(const struct driftd_ctx *ctx, struct driftd_buf *out)
 {
 	const struct cusum_state *s = ctx->state;
-	driftd_buf_put_u64(out, s->n);
-	driftd_buf_put_f64(out, s->mean);
-	driftd_buf_put_f64(out, s->m2);
-	driftd_buf_put_f64(out, s->mu);
-	driftd_buf_put_f64(out, s->sigma);
+	dd_warmup_put(&s->w, out);
 	driftd_buf_put_f64(out, s->sum_inc);
 	driftd_buf_put_f64(out, s->sum_dec);
 	driftd_buf_put_u64(out, s->drift ? 1 : 0);
@@ -225,27 +209,16 @@ static int cusum_snapshot(const struct driftd_ctx *ctx, struct driftd_buf *out)
 static int cusum_parse(const struct cusum_config *c, struct driftd_reader *r, struct cusum_state *s)
 {
 	uint64_t drift;
-	if (driftd_rd_u64(r, &s->n) < 0 || driftd_rd_f64_finite(r, &s->mean) < 0 ||
-	    driftd_rd_f64_finite(r, &s->m2) < 0 || driftd_rd_f64_finite(r, &s->mu) < 0 ||
-	    driftd_rd_f64_finite(r, &s->sigma) < 0 || driftd_rd_f64_finite(r, &s->sum_inc) < 0 ||
-	    driftd_rd_f64_finite(r, &s->sum_dec) < 0 || driftd_rd_u64(r, &drift) < 0)
+	if (dd_warmup_read(r, &s->w, (uint64_t)c->min_instances) < 0 ||
+	    driftd_rd_f64_finite(r, &s->sum_inc) < 0 || driftd_rd_f64_finite(r, &s->sum_dec) < 0 ||
+	    driftd_rd_u64(r, &drift) < 0)
 		return -EBADMSG;
-	if (r->left != 0 || drift > 1 || s->n > (UINT64_C(1) << 53))
+	if (r->left != 0 || drift > 1 || !(s->sum_inc >= 0) || !(s->sum_dec >= 0))
 		return -EBADMSG;
 	s->drift = drift == 1;
-	if (!(s->m2 >= 0) || !(s->sigma >= 0) || !(s->sum_inc >= 0) || !(s->sum_dec >= 0))
-		return -EBADMSG;
-	if (!cusum_charting(c, s)) {
-		/* warm-up: nothing charted or frozen yet */
-		if (s->drift || s->mu != 0 || s->sigma != 0 || s->sum_inc != 0 || s->sum_dec != 0)
-			return -EBADMSG;
-		if (s->n == 0 && (s->mean != 0 || s->m2 != 0))
-			return -EBADMSG;
-		return 0;
-	}
-	if (s->drift != cusum_test(c, s))
-		return -EBADMSG;
-	return 0;
+	if (!cusum_charting(c, s)) /* warm-up: nothing charted yet */
+		return s->drift || s->sum_inc != 0 || s->sum_dec != 0 ? -EBADMSG : 0;
+	return s->drift != cusum_test(c, s) ? -EBADMSG : 0;
 }
 
 static int cusum_restore(struct driftd_ctx *ctx, uint32_t version, const void *data, size_t len)

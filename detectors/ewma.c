@@ -38,6 +38,8 @@
 
 #include <driftd/detector.h>
 
+#include "warmup.h"
+
 enum ewma_mode {
 	EWMA_MODE_BOTH = 0,
 	EWMA_MODE_UP = 1,
@@ -52,12 +54,8 @@ struct ewma_config {
 };
 
 struct ewma_state {
-	uint64_t n;    /* values since the last reset */
-	double mean;   /* warm-up mean (Welford) */
-	double m2;     /* warm-up sum of squared deviations */
-	double mu;     /* frozen reference mean */
-	double sigma;  /* frozen reference standard deviation */
-	double z;      /* the EWMA statistic */
+	struct dd_warmup w; /* reference mean and deviation (warmup.h) */
+	double z;           /* the EWMA statistic */
 	double factor; /* alpha / (2 - alpha) (1 - (1 - alpha)^(2 i)), i = n - min_instances + 1 */
 	bool settled;  /* factor has reached its limit: no more pow() */
 	bool drift;
@@ -137,7 +135,7 @@ static int ewma_init(struct driftd_ctx *ctx)
 
 static bool ewma_charting(const struct ewma_config *c, const struct ewma_state *s)
 {
-	return s->n >= (uint64_t)c->min_instances;
+	return dd_warmup_frozen(&s->w, (uint64_t)c->min_instances);
 }
 
 /* The limit factor of the i-th charted value; *settled when later ones are all equal. */
@@ -152,12 +150,12 @@ static double ewma_factor(const struct ewma_config *c, uint64_t i, bool *settled
 
 static double ewma_limit(const struct ewma_config *c, const struct ewma_state *s)
 {
-	return c->threshold * s->sigma * sqrt(s->factor);
+	return c->threshold * s->w.sigma * sqrt(s->factor);
 }
 
 static double ewma_score(const struct ewma_config *c, const struct ewma_state *s)
 {
-	double dev = s->z - s->mu;
+	double dev = s->z - s->w.mu;
 	switch (c->mode) {
 	case EWMA_MODE_UP:
 		return dev;
@@ -170,7 +168,7 @@ static double ewma_score(const struct ewma_config *c, const struct ewma_state *s
 
 static bool ewma_test(const struct ewma_config *c, const struct ewma_state *s)
 {
-	double dev = s->z - s->mu, limit = ewma_limit(c, s);
+	double dev = s->z - s->w.mu, limit = ewma_limit(c, s);
 	switch (c->mode) {
 	case EWMA_MODE_UP:
 		return dev > limit;
@@ -192,21 +190,15 @@ static int ewma_update(struct driftd_ctx *ctx, const struct driftd_value *v)
 
 	double x = v->num;
 	uint64_t mi = (uint64_t)c->min_instances;
-	s->n++;
-	if (s->n <= mi) {
-		double d = x - s->mean;
-		s->mean += d / (double)s->n;
-		s->m2 += d * (x - s->mean);
-		if (s->n < mi)
-			return 0;
-		s->mu = s->mean;
-		double var = s->n > 1 ? s->m2 / (double)(s->n - 1) : 0.0;
-		s->sigma = sqrt(var > 0 ? var : 0.0);
-		s->z = s->mu;
+	bool first = s->w.n + 1 == mi;
+	if (!dd_warmup_add(&s->w, x, mi))
+		return 0;
+	if (first) {
+		s->z = s->w.mu;
 	}
 	s->z += c->alpha * (x - s->z);
 	if (!s->settled)
-		s->factor = ewma_factor(c, s->n - mi + 1, &s->settled);
+		s->factor = ewma_factor(c, s->w.n - mi + 1, &s->settled);
 	s->drift = ewma_test(c, s);
 	return 0;
 }
@@ -231,11 +223,7 @@ static int ewma_evaluate(struct driftd_ctx *ctx, struct driftd_verdict *out)
 static int ewma_snapshot(const struct driftd_ctx *ctx, struct driftd_buf *out)
 {
 	const struct ewma_state *s = ctx->state;
-	driftd_buf_put_u64(out, s->n);
-	driftd_buf_put_f64(out, s->mean);
-	driftd_buf_put_f64(out, s->m2);
-	driftd_buf_put_f64(out, s->mu);
-	driftd_buf_put_f64(out, s->sigma);
+	dd_warmup_put(&s->w, out);
 	driftd_buf_put_f64(out, s->z);
 	driftd_buf_put_u64(out, s->drift ? 1 : 0);
 	return out->err;
@@ -245,27 +233,16 @@ static int ewma_parse(const struct ewma_config *c, struct driftd_reader *r, stru
 {
 	uint64_t drift;
 	*s = (struct ewma_state){0};
-	if (driftd_rd_u64(r, &s->n) < 0 || driftd_rd_f64_finite(r, &s->mean) < 0 ||
-	    driftd_rd_f64_finite(r, &s->m2) < 0 || driftd_rd_f64_finite(r, &s->mu) < 0 ||
-	    driftd_rd_f64_finite(r, &s->sigma) < 0 || driftd_rd_f64_finite(r, &s->z) < 0 ||
-	    driftd_rd_u64(r, &drift) < 0)
+	if (dd_warmup_read(r, &s->w, (uint64_t)c->min_instances) < 0 ||
+	    driftd_rd_f64_finite(r, &s->z) < 0 || driftd_rd_u64(r, &drift) < 0)
 		return -EBADMSG;
-	if (r->left != 0 || drift > 1 || s->n > (UINT64_C(1) << 53))
+	if (r->left != 0 || drift > 1)
 		return -EBADMSG;
 	s->drift = drift == 1;
-	if (!(s->m2 >= 0) || !(s->sigma >= 0))
-		return -EBADMSG;
-	if (!ewma_charting(c, s)) {
-		if (s->drift || s->mu != 0 || s->sigma != 0 || s->z != 0)
-			return -EBADMSG;
-		if (s->n == 0 && (s->mean != 0 || s->m2 != 0))
-			return -EBADMSG;
-		return 0;
-	}
-	s->factor = ewma_factor(c, s->n - (uint64_t)c->min_instances + 1, &s->settled);
-	if (s->drift != ewma_test(c, s))
-		return -EBADMSG;
-	return 0;
+	if (!ewma_charting(c, s)) /* warm-up: nothing charted yet */
+		return s->drift || s->z != 0 ? -EBADMSG : 0;
+	s->factor = ewma_factor(c, s->w.n - (uint64_t)c->min_instances + 1, &s->settled);
+	return s->drift != ewma_test(c, s) ? -EBADMSG : 0;
 }
 
 static int ewma_restore(struct driftd_ctx *ctx, uint32_t version, const void *data, size_t len)

@@ -29,6 +29,8 @@
 
 #include <driftd/detector.h>
 
+#include "warmup.h"
+
 enum shewhart_mode {
 	SHEWHART_MODE_BOTH = 0,
 	SHEWHART_MODE_UP = 1,
@@ -42,12 +44,8 @@ struct shewhart_config {
 };
 
 struct shewhart_state {
-	uint64_t n;   /* values since the last reset */
-	double mean;  /* warm-up mean (Welford) */
-	double m2;    /* warm-up sum of squared deviations */
-	double mu;    /* frozen center line */
-	double sigma; /* frozen standard deviation */
-	double dev;   /* x - mu of the latest charted value */
+	struct dd_warmup w; /* reference mean and deviation (warmup.h) */
+	double dev;         /* x - mu of the latest charted value */
 	bool drift;
 };
 
@@ -114,7 +112,7 @@ static int shewhart_init(struct driftd_ctx *ctx)
 
 static bool shewhart_charting(const struct shewhart_config *c, const struct shewhart_state *s)
 {
-	return s->n >= (uint64_t)c->min_instances;
+	return dd_warmup_frozen(&s->w, (uint64_t)c->min_instances);
 }
 
 static double shewhart_score(const struct shewhart_config *c, const struct shewhart_state *s)
@@ -131,7 +129,7 @@ static double shewhart_score(const struct shewhart_config *c, const struct shewh
 
 static bool shewhart_test(const struct shewhart_config *c, const struct shewhart_state *s)
 {
-	double limit = c->k * s->sigma;
+	double limit = c->k * s->w.sigma;
 	switch (c->mode) {
 	case SHEWHART_MODE_UP:
 		return s->dev > limit;
@@ -152,19 +150,9 @@ static int shewhart_update(struct driftd_ctx *ctx, const struct driftd_value *v)
 		shewhart_reset(s);
 
 	double x = v->num;
-	uint64_t mi = (uint64_t)c->min_instances;
-	s->n++;
-	if (s->n <= mi) {
-		double d = x - s->mean;
-		s->mean += d / (double)s->n;
-		s->m2 += d * (x - s->mean);
-		if (s->n < mi)
-			return 0;
-		s->mu = s->mean;
-		double var = s->n > 1 ? s->m2 / (double)(s->n - 1) : 0.0;
-		s->sigma = sqrt(var > 0 ? var : 0.0);
-	}
-	s->dev = x - s->mu;
+	if (!dd_warmup_add(&s->w, x, (uint64_t)c->min_instances))
+		return 0;
+	s->dev = x - s->w.mu;
 	s->drift = shewhart_test(c, s);
 	return 0;
 }
@@ -176,7 +164,7 @@ static int shewhart_evaluate(struct driftd_ctx *ctx, struct driftd_verdict *out)
 	bool on = shewhart_charting(c, s);
 	*out = (struct driftd_verdict){
 	    .score = on ? shewhart_score(c, s) : 0.0,
-	    .threshold = on ? c->k * s->sigma : (double)NAN,
+	    .threshold = on ? c->k * s->w.sigma : (double)NAN,
 	    .p_value = (double)NAN,
 	    .drift = s->drift,
 	    .warning = false,
@@ -188,11 +176,7 @@ static int shewhart_evaluate(struct driftd_ctx *ctx, struct driftd_verdict *out)
 static int shewhart_snapshot(const struct driftd_ctx *ctx, struct driftd_buf *out)
 {
 	const struct shewhart_state *s = ctx->state;
-	driftd_buf_put_u64(out, s->n);
-	driftd_buf_put_f64(out, s->mean);
-	driftd_buf_put_f64(out, s->m2);
-	driftd_buf_put_f64(out, s->mu);
-	driftd_buf_put_f64(out, s->sigma);
+	dd_warmup_put(&s->w, out);
 	driftd_buf_put_f64(out, s->dev);
 	driftd_buf_put_u64(out, s->drift ? 1 : 0);
 	return out->err;
@@ -202,26 +186,15 @@ static int shewhart_parse(const struct shewhart_config *c, struct driftd_reader 
                           struct shewhart_state *s)
 {
 	uint64_t drift;
-	if (driftd_rd_u64(r, &s->n) < 0 || driftd_rd_f64_finite(r, &s->mean) < 0 ||
-	    driftd_rd_f64_finite(r, &s->m2) < 0 || driftd_rd_f64_finite(r, &s->mu) < 0 ||
-	    driftd_rd_f64_finite(r, &s->sigma) < 0 || driftd_rd_f64_finite(r, &s->dev) < 0 ||
-	    driftd_rd_u64(r, &drift) < 0)
+	if (dd_warmup_read(r, &s->w, (uint64_t)c->min_instances) < 0 ||
+	    driftd_rd_f64_finite(r, &s->dev) < 0 || driftd_rd_u64(r, &drift) < 0)
 		return -EBADMSG;
-	if (r->left != 0 || drift > 1 || s->n > (UINT64_C(1) << 53))
+	if (r->left != 0 || drift > 1)
 		return -EBADMSG;
 	s->drift = drift == 1;
-	if (!(s->m2 >= 0) || !(s->sigma >= 0))
-		return -EBADMSG;
-	if (!shewhart_charting(c, s)) {
-		if (s->drift || s->mu != 0 || s->sigma != 0 || s->dev != 0)
-			return -EBADMSG;
-		if (s->n == 0 && (s->mean != 0 || s->m2 != 0))
-			return -EBADMSG;
-		return 0;
-	}
-	if (s->drift != shewhart_test(c, s))
-		return -EBADMSG;
-	return 0;
+	if (!shewhart_charting(c, s)) /* warm-up: nothing charted yet */
+		return s->drift || s->dev != 0 ? -EBADMSG : 0;
+	return s->drift != shewhart_test(c, s) ? -EBADMSG : 0;
 }
 
 static int shewhart_restore(struct driftd_ctx *ctx, uint32_t version, const void *data, size_t len)
