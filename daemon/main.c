@@ -49,6 +49,8 @@ int main(int argc, char **argv)
 		return dd_cmd_detectors(argc - 1, argv + 1);
 	if (strcmp(cmd, "demo") == 0)
 		return dd_cmd_demo(argc - 1, argv + 1);
+	if (strcmp(cmd, "purge") == 0)
+		return dd_cmd_purge(argc - 1, argv + 1);
 	if (strcmp(cmd, "baseline") == 0)
 		return dd_cmd_baseline(argc - 1, argv + 1);
 	if (strcmp(cmd, "run") == 0)

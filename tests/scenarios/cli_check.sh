@@ -23,7 +23,7 @@ for f in "$dir"/good-*.yaml "$dir"/../../packaging/driftd.yaml; do
 	if out=$("$driftd" check -c "$f" 2>&1); then pass=$((pass + 1)); else
 		echo "FAIL $f: $out"; fail=$((fail + 1)); fi
 done
-for cmd in replay check detectors demo run; do
+for cmd in replay check detectors demo run baseline purge; do
 	if "$driftd" $cmd --help >/dev/null 2>&1; then pass=$((pass + 1)); else
 		echo "FAIL: driftd $cmd --help"; fail=$((fail + 1)); fi
 done
@@ -38,5 +38,19 @@ rm -f /tmp/driftd-cli-err.$$
 # Missing input file: exit 1 with the name.
 if "$driftd" replay -c "$dir/good-minimal.yaml" /nonexistent/x.jsonl 2>&1 | grep -q '/nonexistent/x.jsonl'; then
 	pass=$((pass + 1)); else echo "FAIL: missing input not reported"; fail=$((fail + 1)); fi
+# purge: without --yes only lists; with --yes wipes and removes the state and spool contents
+# but keeps the directories themselves.
+pg=$(mktemp -d)
+mkdir -p "$pg/state/sub" "$pg/spool/webhook"
+echo secret >"$pg/state/a"; echo x >"$pg/state/sub/b"; echo y >"$pg/spool/webhook/c"
+printf 'monitors: [{name: a, field: /x, detector: page_hinkley}]\nstate: {dir: %s/state}\nalerts: {spool_dir: %s/spool}\n' "$pg" "$pg" >"$pg/c.yaml"
+"$driftd" purge -c "$pg/c.yaml" 2>/dev/null
+if [ -f "$pg/state/sub/b" ] && [ -f "$pg/spool/webhook/c" ]; then pass=$((pass + 1)); else
+	echo "FAIL: purge without --yes removed files"; fail=$((fail + 1)); fi
+"$driftd" purge -c "$pg/c.yaml" --yes 2>/dev/null
+left=$(find "$pg/state" "$pg/spool" -mindepth 1 | wc -l)
+if [ "$left" -eq 0 ] && [ -d "$pg/state" ] && [ -d "$pg/spool" ]; then pass=$((pass + 1)); else
+	echo "FAIL: purge --yes left $left entries"; fail=$((fail + 1)); fi
+rm -rf "$pg"
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
