@@ -22,8 +22,9 @@ int dd_cmd_purge(int argc, char **argv);
 struct dd_config;
 struct dd_kafka_opts;
 struct dd_pipeline_opts;
-/* Service mode over a loaded config (run, demo): returns an exit status. */
-int dd_serve(const struct dd_config *conf, const struct dd_kafka_opts *ko,
+/* Service mode over a loaded config (run, demo), which it takes over (SIGHUP reloads replace
+ * it) and frees: returns an exit status. */
+int dd_serve(struct dd_config *conf, const struct dd_kafka_opts *ko,
              const struct dd_pipeline_opts *po);
 
 /* The demo's synthetic traffic, also used by the end-to-end tests and the benchmark. */

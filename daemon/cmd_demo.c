@@ -212,7 +212,8 @@ int dd_cmd_demo(int argc, char **argv)
 	struct dd_kafka_opts ko = {
 	    .log = stderr, .brokers = bootstraps, .stop_after = so.n, .stop_fd = tfd};
 	struct dd_pipeline_opts po = {.log = stderr, .announce = true, .wall_clock = true};
-	status = dd_serve(conf, &ko, &po);
+	status = dd_serve(conf, &ko, &po); /* takes conf */
+	conf = NULL;
 	pthread_join(producer, NULL);
 	if (tfd >= 0)
 		close(tfd);

@@ -310,9 +310,13 @@ int dd_kafka_source_run(struct dd_kafka_source *s, struct dd_pipeline *p)
 		/* Request halves whose response never came (kserve-v2, cloudevents). */
 		dd_adapter_expire(s->adapter, now_ms);
 		if ((!m || (++polls & 63) == 0) && stop_requested(s)) {
-			if (m)
+			if (m) {
+				/* Not processed: seek back so the next run (after a reload) or the
+				 * next owner reads it again. */
+				rd_kafka_seek(m->rkt, m->partition, m->offset, 1000);
 				rd_kafka_message_destroy(m);
-			return 0;
+			}
+			return 1;
 		}
 		if (!m)
 			continue;
@@ -354,6 +358,11 @@ int dd_kafka_source_close(struct dd_kafka_source *s)
 		fprintf(s->opts.log, "driftd: kafka: final commit: %s\n", rd_kafka_err2str(e));
 	rd_kafka_resp_err_t ce = rd_kafka_consumer_close(s->rk);
 	return (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET) || ce ? -EIO : 0;
+}
+
+void dd_kafka_source_set_config(struct dd_kafka_source *s, const struct dd_config *c)
+{
+	s->conf = c;
 }
 
 void dd_kafka_source_free(struct dd_kafka_source *s)

@@ -21,6 +21,8 @@ struct dd_kafka_opts {
 	uint64_t stop_after;
 	/* File descriptor that becomes readable when the source must stop (signalfd), or -1. */
 	int stop_fd;
+	/* Service mode: stop_fd is a signalfd and SIGHUP reloads this configuration file. */
+	const char *reload_path;
 };
 
 struct dd_kafka_stats {
@@ -35,8 +37,12 @@ struct dd_kafka_stats {
 
 int dd_kafka_source_new(const struct dd_config *c, const struct dd_kafka_opts *o,
                         struct dd_kafka_source **ret, char *err, size_t errsz);
-/* Consume until stopped (signal, stop_after). Returns 0 on a clean stop or a negative errno. */
+/* Consume until stopped: returns 1 when stop_fd became readable (the caller reads it: a
+ * signal, a timer), 0 when stop_after was reached, or a negative errno. May be called again. */
 int dd_kafka_source_run(struct dd_kafka_source *s, struct dd_pipeline *p);
+/* After a reload: the source reads its limits from the new configuration (the Kafka settings
+ * themselves take effect at the next start). */
+void dd_kafka_source_set_config(struct dd_kafka_source *s, const struct dd_config *c);
 /* Commit what was stored and leave the group; idempotent. */
 int dd_kafka_source_close(struct dd_kafka_source *s);
 void dd_kafka_source_free(struct dd_kafka_source *s);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "alert.h"
+#include "baseline.h"
 #include "jvalue.h"
 #include "monitor.h"
 #include "pipeline.h"
@@ -522,6 +523,63 @@ int dd_pipeline_feed(struct dd_pipeline *p, const char *rec, size_t len, const s
 			        p->decided[k].p_adjusted);
 	}
 	return 0;
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Whether two monitor definitions build the same detector state: alert-side settings
+ * (severity, for, resolve_after, cooldown, repeat_interval, dry_run, tags, group) may differ. */
+static bool same_definition(const struct dd_monitor_conf *a, const struct dd_monitor_conf *b)
+{
+	if (!same_str(a->name, b->name) || !same_str(a->field, b->field) ||
+	    a->detector != b->detector || memcmp(a->params, b->params, a->detector->config_size) ||
+	    !same_str(a->match_model, b->match_model) ||
+	    !same_str(a->match_version, b->match_version))
+		return false;
+	if (a->reference_size != b->reference_size ||
+	    a->reference_sliding != b->reference_sliding || a->window_size != b->window_size ||
+	    a->window_step != b->window_step || a->window_duration_ms != b->window_duration_ms ||
+	    a->window_step_ms != b->window_step_ms || a->window_max != b->window_max ||
+	    a->min_effect != b->min_effect || a->calibrate_k != b->calibrate_k ||
+	    a->cumulative != b->cumulative || a->cusum_k != b->cusum_k || a->cusum_h != b->cusum_h)
+		return false;
+	if (!!a->baseline != !!b->baseline)
+		return false;
+	return !a->baseline ||
+	       strcmp(dd_baseline_sha256(a->baseline), dd_baseline_sha256(b->baseline)) == 0;
+}
+
+size_t dd_pipeline_adopt(struct dd_pipeline *p, struct dd_pipeline *old)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < p->n_mons; i++)
+		for (size_t j = 0; j < old->n_mons; j++) {
+			if (!same_definition(&p->conf->monitors[i], &old->conf->monitors[j]))
+				continue;
+			struct dd_monitor tmp = p->mons[i];
+			p->mons[i] = old->mons[j];
+			old->mons[j] = tmp;
+			/* Each monitor points at the configuration that owns it. */
+			p->mons[i].conf = &p->conf->monitors[i];
+			old->mons[j].conf = &old->conf->monitors[j];
+			p->alerts[i] = old->alerts[j];
+			kept++;
+			break;
+		}
+	return kept;
+}
+
+void dd_pipeline_self_alert(struct dd_pipeline *p, const struct dd_self_alert *sa)
+{
+	struct dd_self_alert copy = *sa;
+	if (!copy.hostname)
+		copy.hostname = p->hostname;
+	json_t *a = dd_self_alert_json(&copy);
+	if (a)
+		deliver(p, a);
 }
 
 int dd_pipeline_flush(struct dd_pipeline *p)

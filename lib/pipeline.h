@@ -13,6 +13,8 @@
 #include "decode.h"
 #include "origin.h"
 
+struct dd_self_alert;
+
 struct dd_pipeline;
 
 struct dd_pipeline_opts {
@@ -59,6 +61,12 @@ void dd_pipeline_reject_format(struct dd_pipeline *p, enum dd_adapt_reject why,
                                const struct dd_origin *at);
 
 int dd_pipeline_flush(struct dd_pipeline *p);
+/* Reload: move the detector and alert state of every monitor of `old` whose definition is
+ * unchanged in `p`'s configuration (same name and same detector-relevant settings) into `p`.
+ * Returns how many monitors kept their state; `old` is left with fresh monitors in their place. */
+size_t dd_pipeline_adopt(struct dd_pipeline *p, struct dd_pipeline *old);
+/* Deliver one of driftd's own alerts (reload failures, ...) to the sinks. */
+void dd_pipeline_self_alert(struct dd_pipeline *p, const struct dd_self_alert *sa);
 /* Time passes (service mode: call about once a second): raise telemetry-gap alerts. */
 void dd_pipeline_tick(struct dd_pipeline *p, int64_t now_ms);
 /* In collect mode: the values recorded for monitor i (a JSON array, borrowed). */

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """sd_notify protocol of `driftd run` without systemd: a NOTIFY_SOCKET of our own receives
 READY=1 (with STATUS) once the consumer is subscribed, WATCHDOG=1 at about half of
-WATCHDOG_USEC from the main loop, and STOPPING=1 on SIGTERM, after which driftd exits 0.
+WATCHDOG_USEC from the main loop, RELOADING=1 with MONOTONIC_USEC then READY=1 on SIGHUP
+(a valid new configuration is taken and audited; an invalid one is refused with FILE:LINE:COL,
+a driftd.reload_failed alert, and the old one keeps running), and STOPPING=1 on SIGTERM, after
+which driftd exits 0.
 The broker address is unreachable on purpose: readiness must not wait for a broker, which
 librdkafka keeps retrying.
 
@@ -28,15 +31,31 @@ def main():
             f.write('source:\n  kafka: {brokers: "127.0.0.1:1", topics: [t], group: g}\n'
                     "monitors:\n  - {name: a, field: /x, detector: page_hinkley}\n")
         env = dict(os.environ, NOTIFY_SOCKET=sock_path, WATCHDOG_USEC="1000000")
-        p = subprocess.Popen([driftd, "run", "-c", cfg], env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE)
+        out_path, err_path = os.path.join(tmp, "out"), os.path.join(tmp, "err")
+        p = subprocess.Popen([driftd, "run", "-c", cfg], env=env, stdout=open(out_path, "w"),
+                             stderr=open(err_path, "w"))
         msgs = []
         t0 = time.monotonic()
-        while time.monotonic() - t0 < 3.0:
-            try:
-                msgs.append((time.monotonic() - t0, sock.recv(4096).decode()))
-            except socket.timeout:
-                pass
+
+        def listen(secs):
+            end = time.monotonic() + secs
+            while time.monotonic() < end:
+                try:
+                    msgs.append((time.monotonic() - t0, sock.recv(4096).decode()))
+                except socket.timeout:
+                    pass
+
+        listen(3.0)
+        # a valid change: one more monitor
+        with open(cfg, "a") as f:
+            f.write("  - {name: b, field: /y, detector: page_hinkley}\n")
+        p.send_signal(signal.SIGHUP)
+        listen(1.0)
+        # an invalid change: refused, the running configuration stays
+        with open(cfg, "a") as f:
+            f.write("  - {name: c, field: /z, detector: nope}\n")
+        p.send_signal(signal.SIGHUP)
+        listen(1.0)
         p.send_signal(signal.SIGTERM)
         try:
             rc = p.wait(15)
@@ -56,8 +75,22 @@ def main():
             failures.append(f"{len(dogs)} WATCHDOG=1 in 3 s with WatchdogSec=1s: {texts}")
         if "STOPPING=1" not in texts:
             failures.append(f"no STOPPING=1 after SIGTERM: {texts[-3:]}")
+        err = open(err_path).read()
+        out = open(out_path).read()
+        reloads = [m for m in texts if m.startswith("RELOADING=1")]
+        if len(reloads) != 2 or not all("MONOTONIC_USEC=" in m for m in reloads):
+            failures.append(f"want 2 RELOADING=1 with MONOTONIC_USEC: {texts}")
+        after = texts[texts.index(reloads[0]) + 1:] if reloads else []
+        if not any(m.startswith("READY=1") for m in after):
+            failures.append(f"no READY=1 after a reload: {texts}")
+        if "audit: configuration reloaded" not in err or "2 monitors, 1 kept their state" not in err:
+            failures.append(f"no audit line for the reload: {err[-800:]}")
+        if "d.yaml:6:36: unknown detector 'nope'" not in err or "reload of" not in err:
+            failures.append(f"refused reload not reported with FILE:LINE:COL: {err[-800:]}")
+        if '"rule":"driftd.reload_failed"' not in out:
+            failures.append(f"no driftd.reload_failed alert on stdout: {out[-500:]}")
         if rc != 0:
-            failures.append(f"exit status {rc}: {p.stderr.read().decode()[-500:]}")
+            failures.append(f"exit status {rc}: {err[-500:]}")
     for f in failures:
         print("FAIL", f)
     print(f"{0 if failures else 1} passed, {len(failures)} failed")

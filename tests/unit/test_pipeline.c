@@ -152,6 +152,51 @@ static void test_dry_run_goes_to_the_journal_only(void **unused)
 	dd_config_free(c);
 }
 
+static void test_adopt_keeps_unchanged_monitors(void **unused)
+{
+	/* Both monitors learn a reference of 8 values; after a "reload" where 'a' only changed
+	 * its severity and 'b' changed its detector parameters, 'a' reaches its first verdict
+	 * after one window and 'b' starts over with a new reference. */
+	const char *v1 = "monitors:\n"
+	                 "  - {name: a, field: /x, detector: psi, reference: {size: 8},\n"
+	                 "     window: {size: 4}}\n"
+	                 "  - {name: b, field: /x, detector: psi, reference: {size: 8},\n"
+	                 "     window: {size: 4}}\n";
+	const char *v2 = "monitors:\n"
+	                 "  - {name: a, field: /x, detector: psi, reference: {size: 8},\n"
+	                 "     window: {size: 4}, severity: critical}\n"
+	                 "  - {name: b, field: /x, detector: psi, reference: {size: 8},\n"
+	                 "     window: {size: 4}, params: {bins: 4}}\n";
+	struct dd_config *c1 = load(v1), *c2 = load(v2);
+	struct dd_pipeline *p1, *p2;
+	char *trace = NULL;
+	size_t tlen = 0;
+	FILE *tf = open_memstream(&trace, &tlen);
+	struct dd_pipeline_opts o = {.trace = tf};
+	assert_int_equal(dd_pipeline_new(c1, &o, &p1), 0);
+	uint64_t idx = 0;
+	char rec[128];
+	for (int i = 0; i < 8; i++) {
+		snprintf(rec, sizeof(rec), "{\"model\":{\"id\":\"m\"},\"x\":%d}", i);
+		feed(p1, rec, &idx);
+	}
+	assert_int_equal(dd_pipeline_new(c2, &o, &p2), 0);
+	assert_int_equal(dd_pipeline_adopt(p2, p1), 1);
+	dd_pipeline_free(p1);
+	for (int i = 0; i < 4; i++) {
+		snprintf(rec, sizeof(rec), "{\"model\":{\"id\":\"m\"},\"x\":%d}", i);
+		feed(p2, rec, &idx);
+	}
+	fflush(tf);
+	assert_non_null(strstr(trace, "{\"monitor\":\"a\",\"event.index\":11,"));
+	assert_null(strstr(trace, "\"monitor\":\"b\""));
+	dd_pipeline_free(p2);
+	fclose(tf);
+	free(trace);
+	dd_config_free(c1);
+	dd_config_free(c2);
+}
+
 static void test_reject_log_is_rate_limited(void **unused)
 {
 	struct dd_config *c =
@@ -185,6 +230,7 @@ int main(void)
 	    cmocka_unit_test(test_windows_and_routing),
 	    cmocka_unit_test(test_reject_log_is_rate_limited),
 	    cmocka_unit_test(test_dry_run_goes_to_the_journal_only),
+	    cmocka_unit_test(test_adopt_keeps_unchanged_monitors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
