@@ -78,6 +78,8 @@ struct syslog_sink {
 	struct driftd_buf frame;
 	struct dd_syslog_stats st;
 	char last_error[400];
+	bool cert_requested; /* this handshake: the server asked for a client certificate */
+	bool got_ticket;     /* ... and sent a session ticket after it */
 };
 
 /* ---- names and limits ---- */
@@ -907,12 +909,57 @@ static int tls_step(struct syslog_sink *s, int r, int64_t deadline, const char *
 	return tls_error(s, what);
 }
 
+static void tls_observe(int write_p, int version, int content_type, const void *buf, size_t len,
+                        SSL *ssl, void *arg)
+{
+	struct syslog_sink *s = arg;
+	const unsigned char *b = buf;
+	if (write_p || content_type != SSL3_RT_HANDSHAKE || len == 0)
+		return;
+	if (b[0] == SSL3_MT_CERTIFICATE_REQUEST)
+		s->cert_requested = true;
+	else if (b[0] == SSL3_MT_NEWSESSION_TICKET)
+		s->got_ticket = true;
+}
+
+/* TLS 1.3 ends the client's handshake before the server has checked the client's certificate
+ * (or its absence): a rejection is an alert that comes after, and every message written into
+ * that connection would be lost. When the server asked for a certificate, wait (within the
+ * deadline) for its verdict: a session ticket (accepted) or an alert (rejected). A server that
+ * sends no ticket costs the timeout once per connection and is taken as accepting. */
+static int tls_client_verdict(struct syslog_sink *s, int64_t deadline)
+{
+	if (!s->cert_requested || SSL_version(s->ssl) != TLS1_3_VERSION)
+		return 0;
+	while (!s->got_ticket) {
+		int rc = wait_fd(s->fd, POLLIN, deadline);
+		if (rc == -ETIMEDOUT)
+			return 0;
+		if (rc < 0)
+			return rc;
+		char buf[256];
+		ERR_clear_error();
+		int r = SSL_read(s->ssl, buf, sizeof(buf));
+		if (r > 0)
+			return 0; /* a receiver that talks: it accepted us */
+		int e = SSL_get_error(s->ssl, r);
+		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+			tls_error(s, "TLS: the server rejected the client certificate");
+			return -EKEYREJECTED;
+		}
+	}
+	return 0;
+}
+
 static int tls_handshake(struct syslog_sink *s, int64_t deadline)
 {
 	s->ssl = SSL_new(s->tls);
 	if (!s->ssl || SSL_set_fd(s->ssl, s->fd) != 1)
 		return tls_error(s, "TLS setup");
 	SSL_set_mode(s->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE);
+	s->cert_requested = s->got_ticket = false;
+	SSL_set_msg_callback(s->ssl, tls_observe);
+	SSL_set_msg_callback_arg(s->ssl, s);
 	if (ip_literal(s->t.host)) {
 		if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s->ssl), s->t.host) != 1)
 			return tls_error(s, "TLS setup");
@@ -924,8 +971,10 @@ static int tls_handshake(struct syslog_sink *s, int64_t deadline)
 		ERR_clear_error();
 		errno = 0;
 		int rc = tls_step(s, SSL_connect(s->ssl), deadline, "TLS handshake");
-		if (rc != 0)
-			return rc < 0 ? rc : 0;
+		if (rc < 0)
+			return rc;
+		if (rc > 0)
+			return tls_client_verdict(s, deadline);
 	}
 }
 
