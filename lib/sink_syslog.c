@@ -1201,9 +1201,10 @@ static int syslog_deliver(void *state, const uint8_t *data, size_t len)
 			s->st.dropped++;
 	} else {
 		/* Older messages wait: keep the order. */
-		if (q_push(s, data, len) < 0) {
+		int prc = q_push(s, data, len);
+		if (prc < 0) {
 			s->st.dropped++;
-			return -ENOMEM;
+			return prc == -ENOSPC ? -EMSGSIZE : prc;
 		}
 		rc = drain(s, mono_ms() + 2 * s->timeout_ms);
 		if (s->qlen == 0)
