@@ -3,6 +3,9 @@
 # nothing when every package is already installed. Run as root (CI and fresh machines are).
 # The integration tests run a real Apache Kafka broker (tests/integration/kafka/broker.sh):
 # a Java 17 runtime to run it and Maven to resolve its jars from Maven Central on first use.
+# The syslog integration test runs its own rsyslogd (rsyslog-openssl for TLS, openssl for its
+# test certificates). Where systemd runs, the package also starts the system's rsyslog: the
+# test neither needs nor touches it.
 set -eu
 
 PKGS="build-essential cmake ninja-build pkg-config git
@@ -10,7 +13,8 @@ PKGS="build-essential cmake ninja-build pkg-config git
  librdkafka-dev libsystemd-dev libcurl4-openssl-dev libcmocka-dev
  clang clang-format libclang-rt-14-dev
  python3 python3-venv python3-pip
- openjdk-17-jre-headless maven kcat systemd"
+ openjdk-17-jre-headless maven kcat systemd
+ rsyslog rsyslog-openssl openssl"
 
 missing=""
 for p in $PKGS; do
