@@ -1,5 +1,6 @@
 /* driftd entry point: dispatch to subcommands. `driftd -c FILE` with no subcommand is service
  * mode (`run`), as the systemd unit calls it. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,6 +29,9 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+	/* A receiver that goes away (syslog over TCP/TLS, webhooks) must be an error on the
+	 * socket, not a signal that kills the daemon. */
+	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2) {
 		usage(stderr);
 		return DD_EXIT_USAGE;
