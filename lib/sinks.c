@@ -7,6 +7,7 @@
 static const struct driftd_sink_ops *const registry[] = {
     &dd_sink_stdout,
     &dd_sink_file,
+    &dd_sink_webhook,
 };
 
 const struct driftd_sink_ops *dd_sink_find(const char *name)

@@ -8,6 +8,8 @@
 
 extern const struct driftd_sink_ops dd_sink_stdout; /* JSONL on stdout */
 extern const struct driftd_sink_ops dd_sink_file;   /* JSONL appended to a file */
+/* HTTP POST, Standard Webhooks signed, through a durable spool (sink_webhook.c) */
+extern const struct driftd_sink_ops dd_sink_webhook;
 
 const struct driftd_sink_ops *dd_sink_find(const char *name);
 /* "stdout, file, ..." for messages. */
