@@ -497,10 +497,11 @@ static void test_backoff(void **unused)
 
 /* ---- spool ---- */
 
-static int count_files(const char *dir, const char *suffix)
+/* Names in dir matching an extended regular expression. */
+static int count_files(const char *dir, const char *ere)
 {
 	char cmd[600];
-	snprintf(cmd, sizeof(cmd), "ls -A '%s' | grep -c -- '%s$'", dir, suffix);
+	snprintf(cmd, sizeof(cmd), "ls -A '%s' | grep -c -E -- '%s'", dir, ere);
 	FILE *p = popen(cmd, "r");
 	int n = 0;
 	if (fscanf(p, "%d", &n) != 1)
@@ -508,6 +509,8 @@ static int count_files(const char *dir, const char *suffix)
 	pclose(p);
 	return n;
 }
+
+#define MSG "^[0-9a-f]{16}-[0-9a-f]{8}\\.msg$" /* a message, not a temp file */
 
 static void test_spool_roundtrip(void **unused)
 {
@@ -562,7 +565,7 @@ static void test_spool_roundtrip(void **unused)
 	assert_int_equal(dd_spool_read(s, n1, &r2, NULL, NULL), 0);
 	assert_int_equal(r2.attempts, 3);
 	assert_int_equal(r2.next_ms, 99000);
-	assert_int_equal(count_files(dir, ".msg"), 2);
+	assert_int_equal(count_files(dir, MSG), 2);
 
 	/* dead letters keep the file and say why */
 	assert_int_equal(dd_spool_bury(s, n1, "HTTP 400: no"), 0);
@@ -574,10 +577,10 @@ static void test_spool_roundtrip(void **unused)
 	fclose(f);
 	assert_string_equal(line, "HTTP 400: no\n");
 	snprintf(path, sizeof(path), "%s/dead", dir);
-	assert_int_equal(count_files(path, ".msg"), 1);
+	assert_int_equal(count_files(path, MSG), 1);
 	assert_int_equal(dd_spool_read(s, n1, &r, &b, NULL), -ENOENT);
 	assert_int_equal(dd_spool_remove(s, n2), 0);
-	assert_int_equal(count_files(dir, ".msg"), 0);
+	assert_int_equal(count_files(dir, MSG), 0);
 
 	/* crash debris: a temp file is removed at the next open */
 	snprintf(path, sizeof(path), "%s/.tmp-0000000000000001-00000000.msg", dir);
@@ -704,7 +707,7 @@ static void test_sink_spool_and_recovery(void **unused)
 	assert_int_equal(st.spooled, 2);
 	assert_int_equal(st.duplicates, 1);
 	assert_int_equal(st.pending, 2);
-	assert_int_equal(count_files(dir, ".msg"), 2);
+	assert_int_equal(count_files(dir, MSG), 2);
 	struct stat sb;
 	assert_int_equal(stat(dir, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0700);
@@ -754,9 +757,9 @@ static void test_sink_spool_and_recovery(void **unused)
 	assert_int_equal(st.dead, 2);
 	dd_sink_webhook.close(state);
 	snprintf(path, sizeof(path), "%s/dead", dir);
-	assert_int_equal(count_files(path, ".msg"), 2);
-	assert_int_equal(count_files(path, ".why"), 2);
-	assert_int_equal(count_files(dir, ".msg"), 2);
+	assert_int_equal(count_files(path, MSG), 2);
+	assert_int_equal(count_files(path, "\\.why$"), 2);
+	assert_int_equal(count_files(dir, MSG), 2);
 	assert_int_equal(access(tmp, F_OK), -1);
 	free(state);
 }
@@ -815,7 +818,7 @@ static void test_write_failure(void **unused)
 	dd_webhook_stats(state, &st);
 	assert_int_equal(st.write_errors, 1);
 	assert_int_equal(st.pending, 0);
-	assert_int_equal(count_files(dir, "msg"), 0); /* no .msg, no .tmp- */
+	assert_int_equal(count_files(dir, "msg$"), 0); /* no .msg, no .tmp- */
 	assert_int_equal(deliver_alert(state, FIRING), 0);
 	dd_webhook_stats(state, &st);
 	assert_int_equal(st.pending, 1);
