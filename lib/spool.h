@@ -59,7 +59,8 @@ int dd_spool_update(struct dd_spool *s, const char *name, const struct dd_spool_
 int dd_spool_read(struct dd_spool *s, const char *name, struct dd_spool_meta *m,
                   struct driftd_buf *payload, uint64_t *size);
 int dd_spool_remove(struct dd_spool *s, const char *name);
-/* Move a message to dead/ (durably) with a one-line reason beside it in dead/<name>.why. */
+/* Move a message to dead/ with a one-line reason beside it in dead/<name>.why (best effort).
+ * Fails only when the message could not be moved. */
 int dd_spool_bury(struct dd_spool *s, const char *name, const char *why);
 
 /* The messages' names, oldest first (malloc'd array of malloc'd strings; free with
