@@ -1234,11 +1234,16 @@ static void bury(struct webhook *w, struct wh_entry *e, const char *why)
 {
 	int rc = dd_spool_bury(w->spool, e->name, why);
 	if (rc < 0 && rc != -ENOENT)
-		wlog(w, "cannot move %s to %s/dead: %s", e->name, dd_spool_dir(w->spool),
-		     strerror(-rc));
-	wlog(w, "alert %s moved to %s/dead/%s: %s", e->key, dd_spool_dir(w->spool), e->name, why);
+		wlog(w,
+		     "alert %s (%s) not sent any more (%s), but it cannot move to dead/: %s; it "
+		     "stays "
+		     "in %s and is tried again at the next start",
+		     e->key, e->name, why, strerror(-rc), dd_spool_dir(w->spool));
+	else
+		wlog(w, "alert %s moved to %s/dead/%s: %s", e->key, dd_spool_dir(w->spool), e->name,
+		     why);
 	pthread_mutex_lock(&w->mu);
-	w->st.dead++;
+	w->st.dead += rc == 0 || rc == -ENOENT;
 	queue_drop(w, e);
 	pthread_mutex_unlock(&w->mu);
 }
@@ -1271,7 +1276,7 @@ static void failed(struct webhook *w, struct wh_entry *e, struct dd_spool_meta *
 	 * fails the alert is still in the spool and the count lives on in memory. */
 	m->attempts = attempts;
 	m->next_ms = now_wall + delay;
-	int rc = dd_spool_update(w->spool, e->name, m, body->data, body->len);
+	int rc = body ? dd_spool_update(w->spool, e->name, m, body->data, body->len) : 0;
 	if (rc < 0)
 		wlog(w, "cannot update %s: %s", e->name, strerror(-rc));
 
@@ -1331,9 +1336,10 @@ static void attempt(struct webhook *w, struct wh_entry *e, bool probe)
 	if (rc < 0) {
 		char what[128];
 		snprintf(what, sizeof(what), "cannot read the spool file: %s", strerror(-rc));
+		/* Not read: the file is left as it is (NULL body), only the schedule moves. */
 		m = (struct dd_spool_meta){.created_ms = e->created_ms};
 		snprintf(m.key, sizeof(m.key), "%s", e->key);
-		failed(w, e, &m, &body, what, 0, probe);
+		failed(w, e, &m, NULL, what, 0, probe);
 		goto out;
 	}
 	if (body.len == 0)
