@@ -51,6 +51,7 @@ int dd_cmd_replay(int argc, char **argv)
 	};
 	const char *config = NULL, *trace = NULL;
 	bool quiet = false;
+	int64_t flush_ms = 30000;
 	struct dd_kafka_replay_opts kro = {0};
 	int c;
 	optind = 1;
@@ -65,10 +66,12 @@ int dd_cmd_replay(int argc, char **argv)
 		case 'F': {
 			char *end;
 			double s = strtod(optarg, &end);
-			if (*end || s < 0) {
+			if (end == optarg || *end || !(s >= 0) || s > 1e9) {
 				fprintf(stderr, "driftd replay: --flush-timeout takes seconds\n");
 				return DD_EXIT_USAGE;
 			}
+			/* 0: do not wait (the sinks' "-1"); a sub-millisecond wait is 1 ms. */
+			flush_ms = s == 0 ? -1 : s * 1000 < 1 ? 1 : (int64_t)(s * 1000);
 			break;
 		}
 		case 'q':
@@ -120,7 +123,7 @@ int dd_cmd_replay(int argc, char **argv)
 	}
 	/* stdout carries only alerts, one per line: make it line-buffered even into a pipe. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	struct dd_pipeline_opts po = {.log = stderr, .trace = tf};
+	struct dd_pipeline_opts po = {.log = stderr, .trace = tf, .flush_timeout_ms = flush_ms};
 	int rc = dd_pipeline_new(conf, &po, &p);
 	if (rc < 0) {
 		fprintf(stderr, "driftd replay: cannot start the pipeline: %s\n", strerror(-rc));

@@ -255,7 +255,10 @@ int dd_cmd_run(int argc, char **argv)
 		setvbuf(tf, NULL, _IOLBF, 0);
 	}
 	struct dd_kafka_opts ko = {.log = stderr, .stop_fd = sfd, .reload_path = config};
-	struct dd_pipeline_opts po = {.log = stderr, .trace = tf, .wall_clock = true};
+	/* Shutdown lets network sinks deliver for 5 s (the unit's TimeoutStopSec is 30 s); what
+	 * is left stays in their spools for the next start. */
+	struct dd_pipeline_opts po = {
+	    .log = stderr, .trace = tf, .wall_clock = true, .flush_timeout_ms = 5000};
 	int status = dd_serve(conf, &ko, &po); /* takes conf */
 	if (tf && fclose(tf) != 0)
 		status = DD_EXIT_FAIL;

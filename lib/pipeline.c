@@ -64,8 +64,11 @@ static int open_sinks(struct dd_pipeline *p)
 		s->state = calloc(1, s->ops->state_size ? s->ops->state_size : 1);
 		if (!s->state)
 			return -ENOMEM;
-		struct driftd_sink_ctx ctx = {
-		    .spool_dir = c->spool_dir, .hostname = p->hostname, .name = c->sinks[i].name};
+		struct driftd_sink_ctx ctx = {.spool_dir = c->spool_dir,
+		                              .hostname = p->hostname,
+		                              .name = c->sinks[i].name,
+		                              .flush_timeout_ms = p->opts.flush_timeout_ms,
+		                              .log = p->opts.log};
 		int rc = s->ops->open(s->state, c->sinks[i].conf, &ctx);
 		if (rc < 0) {
 			if (p->opts.log)
@@ -164,7 +167,9 @@ int dd_pipeline_new(const struct dd_config *c, const struct dd_pipeline_opts *op
 	rc = dd_telemetry_new(c->telemetry_gap_ms, &p->telemetry);
 	if (rc < 0)
 		goto fail;
-	rc = open_sinks(p);
+	/* Collect mode raises no alert: its sinks stay closed (a network sink would take its
+	 * spool from a running service and send that service's alerts). */
+	rc = p->opts.collect ? 0 : open_sinks(p);
 	if (rc < 0)
 		goto fail;
 	free(ptrs);

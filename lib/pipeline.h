@@ -30,6 +30,9 @@ struct dd_pipeline_opts {
 	bool wall_clock;
 	/* Rejects reported per reason before further ones are only counted. */
 	unsigned reject_log_limit;
+	/* How long dd_pipeline_flush lets network sinks deliver (driftd_sink_ctx): 0 = the
+	 * sinks' default (30 s), < 0 = do not wait. */
+	int64_t flush_timeout_ms;
 };
 
 struct dd_pipeline_stats {

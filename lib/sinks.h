@@ -10,6 +10,8 @@ extern const struct driftd_sink_ops dd_sink_stdout;   /* JSONL on stdout */
 extern const struct driftd_sink_ops dd_sink_file;     /* JSONL appended to a file */
 extern const struct driftd_sink_ops dd_sink_journald; /* the systemd journal */
 extern const struct driftd_sink_ops dd_sink_syslog;   /* RFC 5424/3164 over unix, UDP, TCP, TLS */
+/* HTTP POST, Standard Webhooks signed, through a durable spool (sink_webhook.c) */
+extern const struct driftd_sink_ops dd_sink_webhook;
 
 const struct driftd_sink_ops *dd_sink_find(const char *name);
 /* "stdout, file, ..." for messages. */

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -21,6 +22,12 @@ struct driftd_sink_ctx {
 	const char *spool_dir; /* alerts.spool_dir: where network sinks keep undelivered alerts */
 	const char *hostname;
 	const char *name; /* the sink's instance name, unique in the configuration */
+	/* How long flush may wait for deliveries: 0 = the sink's default (30 s for network
+	 * sinks), < 0 = do not wait (`replay --flush-timeout 0`). */
+	int64_t flush_timeout_ms;
+	/* Where a sink reports what it does on its own (delivery threads): retries, dead
+	 * letters, recovered spools. NULL: quiet. */
+	FILE *log;
 };
 
 struct driftd_sink_ops {
@@ -39,6 +46,7 @@ struct driftd_sink_ops {
 	int (*format)(const void *state, const json_t *alert, struct driftd_buf *out);
 	/* Hand the bytes on. Returns 0, or a negative errno (-EAGAIN: retry later). */
 	int (*deliver)(void *state, const uint8_t *data, size_t len);
+	/* Wait (at most ctx->flush_timeout_ms) until what deliver accepted is handed on. */
 	int (*flush)(void *state);
 	/* Idempotent and safe on half-opened state. */
 	void (*close)(void *state);

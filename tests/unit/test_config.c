@@ -108,8 +108,11 @@ static void test_errors_have_positions(void **unused)
 	expect_error("monitors:\n  - {name: driftd.x, field: /x, detector: page_hinkley}\n",
 	             "reserved");
 	expect_error("monitors:\n  - {name: a, field: /x, detector: page_hinkley}\n"
+	             "alerts: {sinks: [{pigeon: {url: x}}]}\n",
+	             "unknown sink type 'pigeon'");
+	expect_error("monitors:\n  - {name: a, field: /x, detector: page_hinkley}\n"
 	             "alerts: {sinks: [{webhook: {url: x}}]}\n",
-	             "unknown sink type 'webhook'");
+	             "t.yaml:3:29: webhook sink: 'url' is not a URL");
 	expect_error(
 	    "monitors:\n  - {name: a, field: /x, detector: page_hinkley, cooldown: soon}\n",
 	    "'cooldown' must be a duration");
