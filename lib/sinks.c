@@ -5,11 +5,7 @@
 #include "sinks.h"
 
 static const struct driftd_sink_ops *const registry[] = {
-    &dd_sink_stdout,
-    &dd_sink_file,
-    &dd_sink_journald,
-    &dd_sink_syslog,
-    &dd_sink_webhook,
+    &dd_sink_stdout, &dd_sink_file, &dd_sink_journald, &dd_sink_syslog, &dd_sink_webhook,
 };
 
 const struct driftd_sink_ops *dd_sink_find(const char *name)
