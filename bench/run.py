@@ -90,6 +90,13 @@ def main():
           "pipeline >= 1M events/s per core")
     print()
 
+    # Alert delivery: spool cost per alert and alerts/s through the webhook sink.
+    p = subprocess.run([sys.executable, os.path.join(HERE, "bench_webhook.py"), build],
+                       capture_output=True, text=True)
+    print(p.stdout.rstrip() if p.returncode == 0 else
+          f"webhook: failed ({p.stderr.strip().splitlines()[-1] if p.stderr else '?'})")
+    print()
+
     # Consumption from a real broker, next to kcat (needs Java; skipped with a note if the
     # broker cannot start here).
     kn = min(n, int(os.environ.get("DRIFTD_BENCH_KAFKA_EVENTS", "200000")))
