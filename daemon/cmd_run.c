@@ -68,8 +68,27 @@ static void reload(const char *path, struct dd_config **conf, struct dd_pipeline
 	while (diag && dlen && diag[dlen - 1] == '\n')
 		diag[--dlen] = '\0';
 	struct dd_pipeline *np = NULL;
-	if (rc == 0 && (rc = dd_pipeline_new(nc, po, &np)) < 0 && diag == NULL)
+	struct dd_pipeline_opts npo = *po;
+	npo.defer_sinks = true;
+	if (rc == 0 && (rc = dd_pipeline_new(nc, &npo, &np)) < 0 && diag == NULL)
 		diag = strdup("cannot build the new pipeline");
+	if (rc == 0) {
+		/* The sinks change hands: the old ones deliver what they can and let go of their
+		 * spools, then the new ones open; should they fail, the old ones come back. */
+		dd_pipeline_flush(*p);
+		dd_pipeline_close_sinks(*p);
+		rc = dd_pipeline_open_sinks(np);
+		if (rc < 0) {
+			dd_pipeline_free(np);
+			np = NULL;
+			if (!diag)
+				diag = strdup("cannot open the new configuration's sinks");
+			if (dd_pipeline_open_sinks(*p) < 0)
+				fprintf(stderr,
+				        "driftd: cannot reopen the sinks: alerts go to the log "
+				        "only\n");
+		}
+	}
 	if (rc < 0) {
 		if (diag && *diag)
 			fprintf(stderr, "%s\n", diag);
@@ -103,7 +122,6 @@ static void reload(const char *path, struct dd_config **conf, struct dd_pipeline
 	}
 	free(diag);
 	size_t kept = dd_pipeline_adopt(np, *p);
-	dd_pipeline_flush(*p);
 	dd_pipeline_free(*p);
 	if (nc->has_kafka && (strcmp(nc->kafka.brokers, (*conf)->kafka.brokers) ||
 	                      strcmp(nc->kafka.group, (*conf)->kafka.group) ||

@@ -52,6 +52,30 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int open_sinks(struct dd_pipeline *p);
+
+void dd_pipeline_close_sinks(struct dd_pipeline *p)
+{
+	for (size_t i = 0; i < p->n_sinks; i++) {
+		if (p->sinks[i].open)
+			p->sinks[i].ops->close(p->sinks[i].state);
+		free(p->sinks[i].state);
+	}
+	free(p->sinks);
+	p->sinks = NULL;
+	p->n_sinks = 0;
+}
+
+int dd_pipeline_open_sinks(struct dd_pipeline *p)
+{
+	if (p->sinks)
+		return 0;
+	int rc = open_sinks(p);
+	if (rc < 0)
+		dd_pipeline_close_sinks(p);
+	return rc;
+}
+
 static int open_sinks(struct dd_pipeline *p)
 {
 	const struct dd_config *c = p->conf;
@@ -169,7 +193,7 @@ int dd_pipeline_new(const struct dd_config *c, const struct dd_pipeline_opts *op
 		goto fail;
 	/* Collect mode raises no alert: its sinks stay closed (a network sink would take its
 	 * spool from a running service and send that service's alerts). */
-	rc = p->opts.collect ? 0 : open_sinks(p);
+	rc = p->opts.collect || p->opts.defer_sinks ? 0 : open_sinks(p);
 	if (rc < 0)
 		goto fail;
 	free(ptrs);
@@ -187,12 +211,7 @@ void dd_pipeline_free(struct dd_pipeline *p)
 		return;
 	for (size_t i = 0; p->mons && i < p->n_mons; i++)
 		dd_monitor_done(&p->mons[i]);
-	for (size_t i = 0; i < p->n_sinks; i++) {
-		if (p->sinks[i].open)
-			p->sinks[i].ops->close(p->sinks[i].state);
-		free(p->sinks[i].state);
-	}
-	free(p->sinks);
+	dd_pipeline_close_sinks(p);
 	for (size_t g = 0; p->groups && g < p->conf->n_groups; g++)
 		dd_group_free(p->groups[g]);
 	free(p->groups);

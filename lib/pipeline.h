@@ -33,6 +33,9 @@ struct dd_pipeline_opts {
 	/* How long dd_pipeline_flush lets network sinks deliver (driftd_sink_ctx): 0 = the
 	 * sinks' default (30 s), < 0 = do not wait. */
 	int64_t flush_timeout_ms;
+	/* Do not open the sinks yet (a reload opens them once the old pipeline's are closed:
+	 * network sinks hold their spool exclusively). */
+	bool defer_sinks;
 };
 
 struct dd_pipeline_stats {
@@ -68,6 +71,9 @@ int dd_pipeline_flush(struct dd_pipeline *p);
  * unchanged in `p`'s configuration (same name and same detector-relevant settings) into `p`.
  * Returns how many monitors kept their state; `old` is left with fresh monitors in their place. */
 size_t dd_pipeline_adopt(struct dd_pipeline *p, struct dd_pipeline *old);
+/* Sinks opened late (defer_sinks) or closed early (a reload hands over the spools). */
+int dd_pipeline_open_sinks(struct dd_pipeline *p);
+void dd_pipeline_close_sinks(struct dd_pipeline *p);
 /* Deliver one of driftd's own alerts (reload failures, ...) to the sinks. */
 void dd_pipeline_self_alert(struct dd_pipeline *p, const struct dd_self_alert *sa);
 /* Time passes (service mode: call about once a second): raise telemetry-gap alerts. */

@@ -28,7 +28,10 @@ def main():
         sock.settimeout(0.2)
         cfg = os.path.join(tmp, "d.yaml")
         with open(cfg, "w") as f:
+            # A webhook sink holds its spool exclusively: a reload must hand it over.
             f.write('source:\n  kafka: {brokers: "127.0.0.1:1", topics: [t], group: g}\n'
+                    f'alerts: {{spool_dir: {tmp}/spool, sinks: [{{stdout: {{}}}}, '
+                    '{webhook: {url: "http://127.0.0.1:1/x"}}]}\n'
                     "monitors:\n  - {name: a, field: /x, detector: page_hinkley}\n")
         env = dict(os.environ, NOTIFY_SOCKET=sock_path, WATCHDOG_USEC="1000000")
         out_path, err_path = os.path.join(tmp, "out"), os.path.join(tmp, "err")
@@ -85,7 +88,7 @@ def main():
             failures.append(f"no READY=1 after a reload: {texts}")
         if "audit: configuration reloaded" not in err or "2 monitors, 1 kept their state" not in err:
             failures.append(f"no audit line for the reload: {err[-800:]}")
-        if "d.yaml:6:36: unknown detector 'nope'" not in err or "reload of" not in err:
+        if "d.yaml:7:36: unknown detector 'nope'" not in err or "reload of" not in err:
             failures.append(f"refused reload not reported with FILE:LINE:COL: {err[-800:]}")
         if '"rule":"driftd.reload_failed"' not in out:
             failures.append(f"no driftd.reload_failed alert on stdout: {out[-500:]}")
