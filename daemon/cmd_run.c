@@ -19,6 +19,7 @@
 #include "cli.h"
 #include "config.h"
 #include "kafka_source.h"
+#include "metrics.h"
 #include "pipeline.h"
 
 /* One line in the audit trail (EN 304 223 5.2.4-3): on stderr, which the journal keeps under
@@ -53,7 +54,7 @@ static int64_t wall_ms(void)
 /* SIGHUP: validate the new configuration completely, then swap; monitors whose definition did
  * not change keep their detector and alert state. An invalid configuration keeps the running
  * one and raises driftd.reload_failed. */
-static void reload(const char *path, struct dd_config **conf, struct dd_pipeline **p,
+static bool reload(const char *path, struct dd_config **conf, struct dd_pipeline **p,
                    struct dd_kafka_source *src, const struct dd_pipeline_opts *po)
 {
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading %s",
@@ -118,7 +119,7 @@ static void reload(const char *path, struct dd_config **conf, struct dd_pipeline
 		dd_config_free(nc);
 		free(diag);
 		sd_notify(0, "READY=1\nSTATUS=reload refused; previous configuration running");
-		return;
+		return false;
 	}
 	free(diag);
 	size_t kept = dd_pipeline_adopt(np, *p);
@@ -134,6 +135,27 @@ static void reload(const char *path, struct dd_config **conf, struct dd_pipeline
 	*conf = nc;
 	*p = np;
 	sd_notify(0, "READY=1\nSTATUS=configuration reloaded");
+	return true;
+}
+
+/* What the consume loop publishes to the metrics endpoint once a second. */
+struct run_metrics {
+	struct dd_metrics *server;
+	struct dd_metrics_sample sample;
+	uint64_t reloads, reload_failures;
+	int64_t start_ms;
+};
+
+static void metrics_tick(void *arg, struct dd_kafka_source *src, struct dd_pipeline *p,
+                         int64_t now_ms)
+{
+	struct run_metrics *rm = arg;
+	if (dd_metrics_collect(&rm->sample, p, src) < 0)
+		return;
+	rm->sample.start_ms = rm->start_ms;
+	rm->sample.reloads = rm->reloads;
+	rm->sample.reload_failures = rm->reload_failures;
+	dd_metrics_publish(rm->server, &rm->sample);
 }
 
 /* The whole service: pipeline + Kafka source until stopped; shared with the demo. Takes the
@@ -150,13 +172,35 @@ int dd_serve(struct dd_config *conf, const struct dd_kafka_opts *ko,
 		dd_config_free(conf);
 		return DD_EXIT_FAIL;
 	}
+	struct run_metrics rm = {.start_ms = wall_ms()};
+	struct dd_kafka_opts kopts = *ko;
+	if (ko->serve_metrics && conf->metrics_listen) {
+		/* Metrics are a window on the service, not part of it: without them (the port
+		 * is taken, say) the service still runs, and says so. */
+		struct dd_metrics_health h = {.error_window_ms = conf->metrics_error_window_ms,
+		                              .max_kafka_errors = conf->metrics_max_kafka_errors,
+		                              .max_sink_errors = conf->metrics_max_sink_errors,
+		                              .stall_ms = 30000};
+		if (dd_metrics_start(conf->metrics_listen, &h, stderr, &rm.server) == 0) {
+			fprintf(stderr, "driftd: metrics on http://%s/metrics\n",
+			        conf->metrics_listen);
+			kopts.tick = metrics_tick;
+			kopts.tick_arg = &rm;
+		} else {
+			fprintf(stderr, "driftd: running without metrics\n");
+		}
+	}
+	ko = &kopts;
 	rc = dd_kafka_source_new(conf, ko, &src, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "driftd: %s\n", err);
+		dd_metrics_stop(rm.server);
 		dd_pipeline_free(p);
 		dd_config_free(conf);
 		return DD_EXIT_FAIL;
 	}
+	if (rm.server)
+		metrics_tick(&rm, src, p, 0); /* a first sample before READY */
 	fprintf(stderr, "driftd: consuming %s from %s as group %s\n", conf->kafka.topics[0],
 	        ko->brokers ? ko->brokers : conf->kafka.brokers, conf->kafka.group);
 	/* Configuration loaded, monitors built, consumer subscribed: ready (systemd Type=notify;
@@ -171,7 +215,12 @@ int dd_serve(struct dd_config *conf, const struct dd_kafka_opts *ko,
 		if (read(ko->stop_fd, &si, sizeof(si)) != (ssize_t)sizeof(si) ||
 		    si.ssi_signo != SIGHUP)
 			break;
-		reload(ko->reload_path, &conf, &p, src, po);
+		if (reload(ko->reload_path, &conf, &p, src, po))
+			rm.reloads++;
+		else
+			rm.reload_failures++;
+		if (rm.server)
+			metrics_tick(&rm, src, p, 0);
 	}
 	sd_notify(0, "STOPPING=1");
 	int status = rc < 0 ? DD_EXIT_FAIL : DD_EXIT_OK;
@@ -192,6 +241,8 @@ int dd_serve(struct dd_config *conf, const struct dd_kafka_opts *ko,
 	        (unsigned long long)ks.records, (unsigned long long)ks.stored,
 	        (unsigned long long)ks.errors, (unsigned long long)ks.unpaired,
 	        (unsigned long long)ks.pending);
+	dd_metrics_stop(rm.server);
+	dd_metrics_sample_free(&rm.sample);
 	dd_kafka_source_free(src);
 	dd_pipeline_free(p);
 	dd_config_free(conf);
@@ -272,7 +323,8 @@ int dd_cmd_run(int argc, char **argv)
 		/* Line by line: a verdict is in the file before its offset can be committed. */
 		setvbuf(tf, NULL, _IOLBF, 0);
 	}
-	struct dd_kafka_opts ko = {.log = stderr, .stop_fd = sfd, .reload_path = config};
+	struct dd_kafka_opts ko = {
+	    .log = stderr, .stop_fd = sfd, .reload_path = config, .serve_metrics = true};
 	/* Shutdown lets network sinks deliver for 5 s (the unit's TimeoutStopSec is 30 s); what
 	 * is left stays in their spools for the next start. */
 	struct dd_pipeline_opts po = {
