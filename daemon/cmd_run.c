@@ -144,6 +144,8 @@ struct run_metrics {
 	struct dd_metrics_sample sample;
 	uint64_t reloads, reload_failures;
 	int64_t start_ms;
+	/* Counters of the pipelines and sinks that reloads replaced (dd_metrics_carry). */
+	struct dd_metrics_sample base, old;
 };
 
 static void metrics_tick(void *arg, struct dd_kafka_source *src, struct dd_pipeline *p,
@@ -152,6 +154,7 @@ static void metrics_tick(void *arg, struct dd_kafka_source *src, struct dd_pipel
 	struct run_metrics *rm = arg;
 	if (dd_metrics_collect(&rm->sample, p, src) < 0)
 		return;
+	dd_metrics_rebase(&rm->sample, &rm->base);
 	rm->sample.start_ms = rm->start_ms;
 	rm->sample.reloads = rm->reloads;
 	rm->sample.reload_failures = rm->reload_failures;
@@ -215,9 +218,13 @@ int dd_serve(struct dd_config *conf, const struct dd_kafka_opts *ko,
 		if (read(ko->stop_fd, &si, sizeof(si)) != (ssize_t)sizeof(si) ||
 		    si.ssi_signo != SIGHUP)
 			break;
-		if (reload(ko->reload_path, &conf, &p, src, po))
+		if (rm.server)
+			dd_metrics_collect(&rm.old, p, src);
+		if (reload(ko->reload_path, &conf, &p, src, po)) {
 			rm.reloads++;
-		else
+			if (rm.server)
+				dd_metrics_carry(&rm.base, &rm.old);
+		} else
 			rm.reload_failures++;
 		if (rm.server)
 			metrics_tick(&rm, src, p, 0);
@@ -243,6 +250,8 @@ int dd_serve(struct dd_config *conf, const struct dd_kafka_opts *ko,
 	        (unsigned long long)ks.pending);
 	dd_metrics_stop(rm.server);
 	dd_metrics_sample_free(&rm.sample);
+	dd_metrics_sample_free(&rm.base);
+	dd_metrics_sample_free(&rm.old);
 	dd_kafka_source_free(src);
 	dd_pipeline_free(p);
 	dd_config_free(conf);

@@ -55,6 +55,12 @@ struct dd_metrics_sample {
  * are kept for the next call. */
 int dd_metrics_collect(struct dd_metrics_sample *s, const struct dd_pipeline *p,
                        struct dd_kafka_source *src);
+/* A reload starts a new pipeline and new sinks, whose counters start at zero; Prometheus
+ * counters must not go back. The service keeps a base: dd_metrics_carry adds the replaced
+ * pipeline's counters (a raw sample taken just before the swap) to it, dd_metrics_rebase adds it
+ * to every new sample. Gauges (firing, queues, spool) are not carried. Sinks match by name. */
+int dd_metrics_carry(struct dd_metrics_sample *base, const struct dd_metrics_sample *old);
+void dd_metrics_rebase(struct dd_metrics_sample *s, const struct dd_metrics_sample *base);
 /* Copy src into dst (dst's arrays grow as needed). */
 int dd_metrics_sample_copy(struct dd_metrics_sample *dst, const struct dd_metrics_sample *src);
 void dd_metrics_sample_free(struct dd_metrics_sample *s);

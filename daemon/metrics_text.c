@@ -105,6 +105,63 @@ int dd_metrics_collect(struct dd_metrics_sample *s, const struct dd_pipeline *p,
 	return 0;
 }
 
+static void add_counters(struct dd_pipeline_stats *acc, const struct dd_pipeline_stats *x)
+{
+	acc->records += x->records;
+	acc->accepted += x->accepted;
+	for (int r = 0; r < DD_REJECT__MAX; r++)
+		acc->rejects[r] += x->rejects[r];
+	for (int r = 0; r < DD_ADAPT__MAX; r++)
+		acc->format_rejects[r] += x->format_rejects[r];
+	acc->verdicts += x->verdicts;
+	acc->fired += x->fired;
+	acc->resolved += x->resolved;
+	acc->detector_errors += x->detector_errors;
+	acc->sink_errors += x->sink_errors;
+}
+
+static struct dd_metrics_sink *find_sink(const struct dd_metrics_sample *s, const char *name)
+{
+	for (size_t i = 0; i < s->n_sinks; i++)
+		if (strcmp(s->sinks[i].name, name) == 0)
+			return &s->sinks[i];
+	return NULL;
+}
+
+int dd_metrics_carry(struct dd_metrics_sample *base, const struct dd_metrics_sample *old)
+{
+	add_counters(&base->pipe, &old->pipe);
+	for (size_t i = 0; i < old->n_sinks; i++) {
+		const struct dd_metrics_sink *o = &old->sinks[i];
+		struct dd_metrics_sink *b = find_sink(base, o->name);
+		if (!b) {
+			if (grow((void **)&base->sinks, &base->cap_sinks, base->n_sinks + 1,
+			         sizeof(*base->sinks)) < 0)
+				return -ENOMEM;
+			b = &base->sinks[base->n_sinks++];
+			*b = (struct dd_metrics_sink){0};
+			memcpy(b->name, o->name, sizeof(b->name));
+		}
+		b->delivered += o->delivered;
+		b->failed += o->failed;
+		b->dropped += o->dropped;
+	}
+	return 0;
+}
+
+void dd_metrics_rebase(struct dd_metrics_sample *s, const struct dd_metrics_sample *base)
+{
+	add_counters(&s->pipe, &base->pipe);
+	for (size_t i = 0; i < s->n_sinks; i++) {
+		const struct dd_metrics_sink *b = find_sink(base, s->sinks[i].name);
+		if (b) {
+			s->sinks[i].delivered += b->delivered;
+			s->sinks[i].failed += b->failed;
+			s->sinks[i].dropped += b->dropped;
+		}
+	}
+}
+
 int dd_metrics_sample_copy(struct dd_metrics_sample *dst, const struct dd_metrics_sample *src)
 {
 	if (grow((void **)&dst->monitors, &dst->cap_monitors, src->n_monitors,
