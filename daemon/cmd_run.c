@@ -146,7 +146,37 @@ struct run_metrics {
 	int64_t start_ms;
 	/* Counters of the pipelines and sinks that reloads replaced (dd_metrics_carry). */
 	struct dd_metrics_sample base, old;
+	/* systemd STATUS= every few seconds: records and time at the last one. */
+	uint64_t status_records;
+	int64_t status_ms;
 };
+
+#define DD_STATUS_NOTIFY_MS 5000
+
+/* The one-line summary `systemctl status` shows. */
+static void status_notify(struct run_metrics *rm, int64_t now_ms)
+{
+	const struct dd_metrics_sample *s = &rm->sample;
+	if (rm->status_ms && now_ms - rm->status_ms < DD_STATUS_NOTIFY_MS)
+		return;
+	double rate = rm->status_ms && now_ms > rm->status_ms
+	                  ? (double)(s->kafka.records - rm->status_records) * 1000.0 /
+	                        (double)(now_ms - rm->status_ms)
+	                  : 0.0;
+	uint64_t spool = 0;
+	for (size_t i = 0; i < s->n_sinks; i++)
+		spool += s->sinks[i].queued;
+	char lag[32] = "?";
+	if (s->lag >= 0)
+		snprintf(lag, sizeof(lag), "%lld", (long long)s->lag);
+	sd_notifyf(0,
+	           "STATUS=%.0f events/s, lag %s, %llu firing, spool %llu; %llu events, %d "
+	           "partitions",
+	           rate, lag, (unsigned long long)s->pipe.firing, (unsigned long long)spool,
+	           (unsigned long long)s->kafka.records, s->kafka.assigned);
+	rm->status_ms = now_ms;
+	rm->status_records = s->kafka.records;
+}
 
 static void metrics_tick(void *arg, struct dd_kafka_source *src, struct dd_pipeline *p,
                          int64_t now_ms)
@@ -159,6 +189,8 @@ static void metrics_tick(void *arg, struct dd_kafka_source *src, struct dd_pipel
 	rm->sample.reloads = rm->reloads;
 	rm->sample.reload_failures = rm->reload_failures;
 	dd_metrics_publish(rm->server, &rm->sample);
+	if (now_ms > 0)
+		status_notify(rm, now_ms);
 }
 
 /* The whole service: pipeline + Kafka source until stopped; shared with the demo. Takes the
@@ -187,11 +219,14 @@ int dd_serve(struct dd_config *conf, const struct dd_kafka_opts *ko,
 		if (dd_metrics_start(conf->metrics_listen, &h, stderr, &rm.server) == 0) {
 			fprintf(stderr, "driftd: metrics on http://%s/metrics\n",
 			        conf->metrics_listen);
-			kopts.tick = metrics_tick;
-			kopts.tick_arg = &rm;
 		} else {
 			fprintf(stderr, "driftd: running without metrics\n");
 		}
+	}
+	if (ko->serve_metrics) {
+		/* Also the STATUS= summary, with or without the endpoint. */
+		kopts.tick = metrics_tick;
+		kopts.tick_arg = &rm;
 	}
 	ko = &kopts;
 	rc = dd_kafka_source_new(conf, ko, &src, err, sizeof(err));
@@ -202,7 +237,7 @@ int dd_serve(struct dd_config *conf, const struct dd_kafka_opts *ko,
 		dd_config_free(conf);
 		return DD_EXIT_FAIL;
 	}
-	if (rm.server)
+	if (kopts.tick)
 		metrics_tick(&rm, src, p, 0); /* a first sample before READY */
 	fprintf(stderr, "driftd: consuming %s from %s as group %s\n", conf->kafka.topics[0],
 	        ko->brokers ? ko->brokers : conf->kafka.brokers, conf->kafka.group);
@@ -218,15 +253,15 @@ int dd_serve(struct dd_config *conf, const struct dd_kafka_opts *ko,
 		if (read(ko->stop_fd, &si, sizeof(si)) != (ssize_t)sizeof(si) ||
 		    si.ssi_signo != SIGHUP)
 			break;
-		if (rm.server)
+		if (kopts.tick)
 			dd_metrics_collect(&rm.old, p, src);
 		if (reload(ko->reload_path, &conf, &p, src, po)) {
 			rm.reloads++;
-			if (rm.server)
+			if (kopts.tick)
 				dd_metrics_carry(&rm.base, &rm.old);
 		} else
 			rm.reload_failures++;
-		if (rm.server)
+		if (kopts.tick)
 			metrics_tick(&rm, src, p, 0);
 	}
 	sd_notify(0, "STOPPING=1");
