@@ -19,7 +19,15 @@ trap 'rm -rf "$work"' EXIT
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
 # Kernel and modules, from the package Debian's linux-image-amd64 points at today.
-kpkg=$(apt-cache depends linux-image-amd64 | sed -n 's/^ *Depends: \(linux-image-[0-9].*-amd64\)$/\1/p' | head -1)
+kernel_pkg() {
+	apt-cache depends linux-image-amd64 2>/dev/null |
+		sed -n 's/^ *Depends: \(linux-image-[0-9].*-amd64\)$/\1/p' | head -1
+}
+kpkg=$(kernel_pkg)
+if [ -z "$kpkg" ]; then
+	apt-get update -qq # package lists removed since install-deps.sh ran
+	kpkg=$(kernel_pkg)
+fi
 [ -n "$kpkg" ] || { echo "build_image: no linux-image package found (apt-get update?)" >&2; exit 1; }
 mkdir -p "$work/dl" "$work/kernel"
 chmod 777 "$work/dl"
