@@ -9,8 +9,8 @@
 2. health: /healthz is 200 while errors stay within their limits, 503 (with the reason) once
    the webhook's failures or the Kafka errors (a broker that is not there) pass them;
 3. the exposition is well formed: every family parses, has HELP and TYPE, counters end in
-   _total, and every metric the Grafana dashboard (packaging/grafana/driftd.json) queries is
-   exposed.
+   _total, every family is documented in docs/operations.md, and every metric the Grafana
+   dashboard (packaging/grafana/driftd.json) queries is exposed.
 
 Scrape cost is printed (a figure, not asserted).
 
@@ -259,6 +259,10 @@ def test_values(broker, tmp):
     check(not bad_counters, "counters are exposed with _total", str(bad_counters))
     check(all(f.documentation for f in fams), "every family has HELP")
     check(all(n.startswith("driftd_") for n in names), "every family is driftd_")
+    ops = (HERE.parent.parent / "docs" / "operations.md").read_text()
+    undocumented = sorted(n for n in names if f"`{n}" not in ops)
+    check(not undocumented, "every family is documented in docs/operations.md",
+          str(undocumented))
     exposed = {x.name for f in fams for x in f.samples} | names
     missing = sorted(dashboard_metrics() - exposed)
     check(dashboard_metrics() and not missing,
