@@ -156,6 +156,14 @@ static void serve(struct dd_metrics *m, int fd)
 			break;
 	}
 	req[got] = '\0';
+	if (got == 0)
+		return; /* said nothing before the timeout, or went away */
+	if (got == DD_REQUEST_MAX) {
+		static const char big[] = "request too large\n";
+		reply(fd, 431, "Request Header Fields Too Large", "text/plain", big,
+		      sizeof(big) - 1, false);
+		return;
+	}
 	char method[8], target[256];
 	if (sscanf(req, "%7s %255s HTTP/1.%*c", method, target) != 2) {
 		static const char bad[] = "bad request\n";
@@ -235,6 +243,14 @@ static void *run(void *arg)
 		setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		serve(m, c);
+		/* Lingering close: read what the client still sends (briefly, boundedly), so the
+		 * reply is not lost to a reset for unread input. */
+		shutdown(c, SHUT_WR);
+		struct timeval drain = {.tv_sec = 1};
+		setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &drain, sizeof(drain));
+		char sink[4096];
+		for (int k = 0; k < 16 && recv(c, sink, sizeof(sink), 0) > 0; k++)
+			;
 		close(c);
 	}
 	return NULL;

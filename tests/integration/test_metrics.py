@@ -338,6 +338,30 @@ def test_health(broker, tmp):
     check("Kafka errors" in body, "... and says why", body)
     st, _, _ = get(f"http://127.0.0.1:{port2}/nope")
     check(st == 404, "unknown paths are 404")
+
+    def raw(data, idle=False):
+        with socket.create_connection(("127.0.0.1", port2), 10) as c:
+            if not idle:
+                c.sendall(data)
+            c.settimeout(30)
+            out = b""
+            while True:
+                b = c.recv(65536)
+                if not b:
+                    return out
+                out += b
+    check(raw(b"garbage\r\n\r\n").startswith(b"HTTP/1.1 400"), "a malformed request is 400")
+    check(raw(b"POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n").startswith(
+        b"HTTP/1.1 405"), "POST is 405")
+    head = raw(b"HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+    check(head.startswith(b"HTTP/1.1 200") and head.endswith(b"\r\n\r\n"),
+          "HEAD /metrics: headers, no body")
+    check(raw(b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\n\r\n").startswith(b"HTTP/1.1 4"),
+          "an oversized request line is refused")
+    # A client that connects and says nothing is dropped after the I/O timeout; the endpoint
+    # answers the next one.
+    check(raw(b"", idle=True) == b"" and get(f"http://127.0.0.1:{port2}/healthz")[0] == 503,
+          "an idle client is dropped and the endpoint keeps answering")
     stop(proc)
 
     # The port is taken: the service runs without metrics and says so.
