@@ -3,7 +3,8 @@
 # 252; its output goes to the second serial port and test_vm.py reads it: "ok - ...",
 # "FAIL - ...", "# ..." notes, and "END" last. /mnt/t (the second disk) holds driftd.deb,
 # this script and env (RPORT: the host receiver's port, reached as 10.0.2.2 through QEMU's
-# user networking; SECRET: its signing secret).
+# user networking; SECRET: its signing secret; CPORT: where the host's scraper says whether it
+# scraped this service's metrics through QEMU's hostfwd).
 set -u
 T=/mnt/t
 . "$T/env"
@@ -77,7 +78,7 @@ alerts:
     - webhook:
         url: "http://10.0.2.2:$RPORT/hook"
         secret_file: /run/credentials/driftd.service/webhook-secret
-metrics: {listen: "127.0.0.1:9464"}
+metrics: {listen: "0.0.0.0:9464"}  # the host scrapes it through QEMU's hostfwd
 EOF
 cp /etc/driftd/driftd.yaml /tmp/good.yaml
 systemctl daemon-reload
@@ -119,6 +120,9 @@ check "the spool belongs to the dynamic user" \
 # 6. Metrics on 127.0.0.1 inside the unit's sandbox.
 check "metrics: /healthz answers" until_ok 20 bash -c "$(declare -f http_get); http_get /healthz | grep -q '^HTTP/1.1 [25]0[03]'"
 check "metrics: driftd_build_info" bash -c "$(declare -f http_get); http_get /metrics | grep -q '^driftd_build_info{version='"
+
+check "the host scraped the metrics through hostfwd (its scraper says so)" until_ok 240 bash -c \
+	"exec 3<>/dev/tcp/10.0.2.2/$CPORT && printf 'GET /scraped HTTP/1.0\r\n\r\n' >&3 && head -1 <&3 | grep -q ' 200 '"
 
 # 7. Reload with a good configuration: same process, state kept, audited.
 awk '/^monitors:/ {print; print "  - {name: input-shift, field: /input/x, detector: page_hinkley}"; next} {print}' \

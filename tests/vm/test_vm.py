@@ -6,7 +6,8 @@ user and read-only /, metrics, reload with a good and a bad configuration, watch
 restart of a hung process, clean stop). The bad reload's self-alert must reach a real webhook
 receiver on the host, bound to 127.0.0.1 only and reached through QEMU's user networking;
 its Standard Webhooks signature is verified with the secret the unit received through
-LoadCredential=.
+LoadCredential=. The host also scrapes the service's metrics through a QEMU hostfwd bound to
+127.0.0.1 only.
 
 The image (kernel, busybox initramfs, minbase root) is built once by build_image.sh into
 ~/.cache/driftd-vm (DRIFTD_VM_CACHE overrides); each run boots it with -snapshot, so it stays
@@ -16,13 +17,17 @@ usage: test_vm.py SRC_DIR WORK_DIR
 """
 
 import base64
+import http.server
 import json
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.request
 from pathlib import Path
 
 SRC = Path(sys.argv[1]).resolve()
@@ -51,6 +56,55 @@ def kvm_usable():
     return os.environ.get("DRIFTD_VM_KVM") == "1" and os.access("/dev/kvm", os.R_OK | os.W_OK)
 
 
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Scraper:
+    """Scrapes the guest's metrics through QEMU's hostfwd (bound to the host's 127.0.0.1) until
+    it gets a valid exposition, and tells the guest so on GET /scraped of a small server of its
+    own (the guest waits for it: no timing between the two sides)."""
+
+    def __init__(self, port):
+        self.url = f"http://127.0.0.1:{port}/metrics"
+        self.text = None
+        self.done = threading.Event()
+        me = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                ok = self.path == "/scraped" and me.text is not None
+                self.send_response(200 if ok else 404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.run, daemon=True).start()
+
+    def run(self):
+        while not self.done.is_set() and self.text is None:
+            try:
+                with urllib.request.urlopen(self.url, timeout=5) as r:
+                    body = r.read().decode()
+                if r.status == 200 and "driftd_build_info{" in body:
+                    self.text = body
+            except OSError:
+                pass
+            self.done.wait(0.5)
+
+    def stop(self):
+        self.done.set()
+        self.server.shutdown()
+
+
 def main():
     WORK.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
@@ -68,7 +122,9 @@ def main():
     disk.mkdir()
     shutil.copy(deb, disk / "driftd.deb")
     shutil.copy(SRC / "tests" / "vm" / "guest.sh", disk / "guest.sh")
-    (disk / "env").write_text(f"RPORT={recv.port}\nSECRET={secret}\n")
+    scraper = Scraper(free_port())
+    mport = int(scraper.url.split(":")[2].split("/")[0])
+    (disk / "env").write_text(f"RPORT={recv.port}\nSECRET={secret}\nCPORT={scraper.port}\n")
     timg = WORK / "t.img"
     timg.unlink(missing_ok=True)
     subprocess.run(["mkfs.ext4", "-q", "-F", "-d", str(disk), str(timg), "64M"], check=True)
@@ -83,7 +139,8 @@ def main():
            "-append", "console=ttyS0 root=/dev/vda rw panic=-1 systemd.show_status=0",
            "-drive", f"file={CACHE / 'root.img'},if=virtio,format=raw,snapshot=on",
            "-drive", f"file={timg},if=virtio,format=raw,readonly=on",
-           "-netdev", "user,id=n0,restrict=off", "-device", "virtio-net-pci,netdev=n0",
+           "-netdev", f"user,id=n0,hostfwd=tcp:127.0.0.1:{mport}-:9464",
+           "-device", "virtio-net-pci,netdev=n0",
            "-serial", f"file:{console}", "-serial", f"file:{results}"]
     print(f"# qemu ({'KVM' if kvm else 'software emulation'}): {' '.join(cmd)}", flush=True)
     t0 = time.monotonic()
@@ -114,6 +171,16 @@ def main():
           "the host receiver (127.0.0.1 only) got driftd.reload_failed from the VM, signed",
           f"{len(recv.attempts)} attempts: {[a.body[:200] for a in recv.attempts]}")
     check(all(a.sig_ok for a in recv.attempts), "every delivery carried a valid signature")
+    scraper.stop()
+    text = scraper.text or ""
+    try:
+        from prometheus_client.parser import text_string_to_metric_families
+        fams = {f.name for f in text_string_to_metric_families(text)}
+    except ImportError:  # system python: the exposition is checked line by line instead
+        fams = {ln.split()[2] for ln in text.splitlines() if ln.startswith("# TYPE ")}
+    check("driftd_build_info" in fams and "driftd_reloads" in fams | {n[:-6] for n in fams},
+          "the host scraped the service in the VM through hostfwd on 127.0.0.1",
+          text[:300])
     recv.stop()
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
