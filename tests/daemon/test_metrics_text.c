@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -145,11 +146,54 @@ static void carry_over_reloads(void **state)
 	dd_metrics_sample_free(&now);
 }
 
+/* Figures, not assertions: what a publish (the copy under the try-lock, on the consume loop)
+ * and a render (on the server thread) cost for 100 monitors and 4 sinks. */
+static void cost(void **state)
+{
+	(void)state;
+	struct dd_metrics_sample s = {.lag = 1}, dst = {0};
+	s.n_monitors = s.cap_monitors = 100;
+	s.monitors = calloc(100, sizeof(*s.monitors));
+	for (int i = 0; i < 100; i++) {
+		snprintf(s.monitors[i].name, sizeof(s.monitors[i].name), "monitor-%03d", i);
+		snprintf(s.monitors[i].detector, sizeof(s.monitors[i].detector), "ks");
+		s.monitors[i].has_verdict = true;
+		s.monitors[i].score = 0.1 * i;
+		s.monitors[i].p_value = 0.5;
+	}
+	s.n_sinks = s.cap_sinks = 4;
+	s.sinks = calloc(4, sizeof(*s.sinks));
+	for (int i = 0; i < 4; i++)
+		snprintf(s.sinks[i].name, sizeof(s.sinks[i].name), "webhook#%d", i);
+	struct timespec a, b;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (int k = 0; k < 1000; k++)
+		assert_int_equal(dd_metrics_sample_copy(&dst, &s), 0);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	double copy_us =
+	    ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / 1000 / 1e3;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	size_t bytes = 0;
+	for (int k = 0; k < 100; k++) {
+		char *t = render(&s, true);
+		bytes = strlen(t);
+		free(t);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	double render_us =
+	    ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / 100 / 1e3;
+	printf("# 100 monitors, 4 sinks: publish copy %.2f us, render %.0f us (%zu bytes)\n",
+	       copy_us, render_us, bytes);
+	dd_metrics_sample_free(&s);
+	dd_metrics_sample_free(&dst);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(exposition),
 	    cmocka_unit_test(carry_over_reloads),
+	    cmocka_unit_test(cost),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
