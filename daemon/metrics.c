@@ -3,6 +3,7 @@
  * The thread owns its socket and a copy of the sample; the only shared state is the published
  * sample and the error history behind one mutex, which the consume loop only ever try-locks. */
 #define _GNU_SOURCE /* accept4 */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -293,6 +294,14 @@ int dd_metrics_start(const char *addr, const struct dd_metrics_health *h, FILE *
 		goto fail;
 	}
 	m->started = true;
+	bool loopback = ss.ss_family == AF_INET
+	                    ? (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127
+	                    : IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&ss)->sin6_addr);
+	if (!loopback && log)
+		fprintf(log,
+		        "driftd: metrics: %s is not a loopback address: anyone who can reach it "
+		        "reads the metrics (no authentication); keep IPAddressAllow= narrow\n",
+		        addr);
 	*ret = m;
 	return 0;
 fail:
