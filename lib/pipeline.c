@@ -20,7 +20,10 @@
 struct sink {
 	const struct driftd_sink_ops *ops;
 	void *state;
+	const char *name; /* the configuration's */
 	bool open;
+	bool overflowing; /* driftd.spool_overflow is firing for it */
+	int64_t overflow_since_ms;
 };
 
 struct dd_pipeline {
@@ -85,6 +88,7 @@ static int open_sinks(struct dd_pipeline *p)
 	for (size_t i = 0; i < c->n_sinks; i++) {
 		struct sink *s = &p->sinks[p->n_sinks++];
 		s->ops = c->sinks[i].ops;
+		s->name = c->sinks[i].name;
 		s->state = calloc(1, s->ops->state_size ? s->ops->state_size : 1);
 		if (!s->state)
 			return -ENOMEM;
@@ -379,8 +383,10 @@ static void deliver_to(struct dd_pipeline *p, json_t *alert, const struct driftd
 		if (rc < 0) {
 			p->st.sink_errors++;
 			if (p->opts.log)
-				fprintf(p->opts.log, "driftd: %s sink: cannot deliver alert: %s\n",
-				        sk->ops->name, strerror(-rc));
+				fprintf(
+				    p->opts.log, "driftd: %s sink %s: cannot take alert %s: %s\n",
+				    sk->ops->name, sk->name,
+				    json_string_value(json_object_get(alert, "id")), strerror(-rc));
 		}
 	}
 	json_decref(alert);
@@ -425,6 +431,63 @@ static void gap_alert(struct dd_pipeline *p, const struct dd_gap *g, int64_t now
 		deliver(p, a);
 }
 
+/* A sink's queue beyond its bounds: alerts still kept, but delivery is not keeping up (or
+ * not happening), which an operator must hear about from the other sinks. */
+static void overflow_alert(struct dd_pipeline *p, struct sink *sk,
+                           const struct driftd_sink_status *st, int64_t now_ms)
+{
+	char out[512], episode[32];
+	if (sk->overflowing)
+		snprintf(out, sizeof(out),
+		         "Alerts for sink %s pile up beyond its spool bounds: %" PRIu64
+		         " undelivered (%" PRIu64 " bytes)%s%s",
+		         sk->name, st->pending, st->pending_bytes,
+		         st->last_error[0] ? "; last error: " : "", st->last_error);
+	else
+		snprintf(out, sizeof(out),
+		         "The spool of sink %s is back within its bounds (%" PRIu64 " pending)",
+		         sk->name, st->pending);
+	snprintf(episode, sizeof(episode), "%lld", (long long)sk->overflow_since_ms);
+	json_t *f = json_object();
+	json_object_set_new(f, "sink", json_string(sk->name));
+	json_object_set_new(f, "sink.type", json_string(sk->ops->name));
+	json_object_set_new(f, "pending", json_integer((json_int_t)st->pending));
+	json_object_set_new(f, "pending_bytes", json_integer((json_int_t)st->pending_bytes));
+	json_object_set_new(f, "overflow", json_integer((json_int_t)st->overflow));
+	json_object_set_new(f, "last_error", json_string(st->last_error));
+	static const char *const tags[] = {"etsi:5.4.2-1", NULL};
+	struct dd_self_alert sa = {
+	    .rule = "driftd.spool_overflow",
+	    .status = sk->overflowing ? "firing" : "resolved",
+	    .severity = DD_SEV_ERROR,
+	    .key = sk->name,
+	    .episode = episode,
+	    .output = out,
+	    .tags = tags,
+	    .fields = f,
+	    .time_ms = now_ms,
+	    .hostname = p->hostname,
+	};
+	json_t *a = dd_self_alert_json(&sa);
+	if (a)
+		deliver(p, a);
+}
+
+static void check_sinks(struct dd_pipeline *p, int64_t now_ms)
+{
+	for (size_t i = 0; i < p->n_sinks; i++) {
+		struct sink *sk = &p->sinks[i];
+		struct driftd_sink_status st;
+		if (!sk->open || !sk->ops->status || sk->ops->status(sk->state, &st) < 0 ||
+		    st.over_bounds == sk->overflowing)
+			continue;
+		sk->overflowing = st.over_bounds;
+		if (sk->overflowing)
+			sk->overflow_since_ms = now_ms;
+		overflow_alert(p, sk, &st, now_ms);
+	}
+}
+
 void dd_pipeline_tick(struct dd_pipeline *p, int64_t now_ms)
 {
 	/* Once a second of whichever clock drives the pipeline is enough for gaps of minutes. */
@@ -436,6 +499,7 @@ void dd_pipeline_tick(struct dd_pipeline *p, int64_t now_ms)
 	while ((n = dd_telemetry_check(p->telemetry, now_ms, gaps, 16)) > 0)
 		for (size_t k = 0; k < n; k++)
 			gap_alert(p, &gaps[k], now_ms);
+	check_sinks(p, now_ms);
 }
 
 /* A verdict that is final (alone, or decided with its group): trace it and step its alert. */
