@@ -133,6 +133,16 @@ static int open_groups(struct dd_pipeline *p)
 	return rc;
 }
 
+/* The seed is derived from the monitor's name so sampling detectors are deterministic per
+ * monitor and independent of monitor order (and of restarts). */
+static uint64_t monitor_seed(const char *name)
+{
+	uint64_t seed = 1469598103934665603ull;
+	for (const char *s = name; *s; s++)
+		seed = (seed ^ (unsigned char)*s) * 1099511628211ull;
+	return seed;
+}
+
 int dd_pipeline_new(const struct dd_config *c, const struct dd_pipeline_opts *opts,
                     struct dd_pipeline **ret)
 {
@@ -173,12 +183,8 @@ int dd_pipeline_new(const struct dd_config *c, const struct dd_pipeline_opts *op
 	if (rc < 0)
 		goto fail;
 	for (size_t i = 0; i < p->n_mons; i++) {
-		/* The seed is derived from the monitor's name so sampling detectors are
-		 * deterministic per monitor and independent of monitor order. */
-		uint64_t seed = 1469598103934665603ull;
-		for (const char *s = c->monitors[i].name; *s; s++)
-			seed = (seed ^ (unsigned char)*s) * 1099511628211ull;
-		rc = dd_monitor_init(&p->mons[i], &c->monitors[i], seed);
+		rc = dd_monitor_init(&p->mons[i], &c->monitors[i],
+		                     monitor_seed(c->monitors[i].name));
 		if (rc < 0) {
 			if (p->opts.log)
 				fprintf(p->opts.log,
@@ -613,31 +619,15 @@ int dd_pipeline_feed(struct dd_pipeline *p, const char *rec, size_t len, const s
 	return 0;
 }
 
-static bool same_str(const char *a, const char *b)
-{
-	return a == b || (a && b && strcmp(a, b) == 0);
-}
-
-/* Whether two monitor definitions build the same detector state: alert-side settings
- * (severity, for, resolve_after, cooldown, repeat_interval, dry_run, tags, group) may differ. */
+/* Whether two monitor definitions build the same detector state (the digest leaves out the
+ * alert-side settings: severity, for, resolve_after, cooldown, repeat_interval, dry_run, tags,
+ * group). */
 static bool same_definition(const struct dd_monitor_conf *a, const struct dd_monitor_conf *b)
 {
-	if (!same_str(a->name, b->name) || !same_str(a->field, b->field) ||
-	    a->detector != b->detector || memcmp(a->params, b->params, a->detector->config_size) ||
-	    !same_str(a->match_model, b->match_model) ||
-	    !same_str(a->match_version, b->match_version))
-		return false;
-	if (a->reference_size != b->reference_size ||
-	    a->reference_sliding != b->reference_sliding || a->window_size != b->window_size ||
-	    a->window_step != b->window_step || a->window_duration_ms != b->window_duration_ms ||
-	    a->window_step_ms != b->window_step_ms || a->window_max != b->window_max ||
-	    a->min_effect != b->min_effect || a->calibrate_k != b->calibrate_k ||
-	    a->cumulative != b->cumulative || a->cusum_k != b->cusum_k || a->cusum_h != b->cusum_h)
-		return false;
-	if (!!a->baseline != !!b->baseline)
-		return false;
-	return !a->baseline ||
-	       strcmp(dd_baseline_sha256(a->baseline), dd_baseline_sha256(b->baseline)) == 0;
+	char da[65], db[65];
+	dd_monitor_digest(a, da);
+	dd_monitor_digest(b, db);
+	return strcmp(da, db) == 0;
 }
 
 size_t dd_pipeline_adopt(struct dd_pipeline *p, struct dd_pipeline *old)
@@ -658,6 +648,100 @@ size_t dd_pipeline_adopt(struct dd_pipeline *p, struct dd_pipeline *old)
 			break;
 		}
 	return kept;
+}
+
+int dd_pipeline_save(const struct dd_pipeline *p, json_t **out)
+{
+	*out = NULL;
+	json_t *mons = json_object();
+	if (!mons)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->n_mons; i++) {
+		const struct dd_monitor_conf *mc = &p->conf->monitors[i];
+		char digest[65];
+		dd_monitor_digest(mc, digest);
+		json_t *m = dd_monitor_save(&p->mons[i]);
+		json_t *a = dd_alert_state_save(&p->alerts[i]);
+		json_t *e = m && a ? json_pack("{s:s, s:o, s:o}", "digest", digest, "monitor", m,
+		                               "alert", a)
+		                   : NULL;
+		if (!e || json_object_set_new(mons, mc->name, e) < 0) {
+			if (!e) {
+				json_decref(m);
+				json_decref(a);
+			}
+			json_decref(mons);
+			return -ENOMEM;
+		}
+	}
+	*out = json_pack("{s:i, s:o}", "format", DD_STATE_FORMAT, "monitors", mons);
+	return *out ? 0 : -ENOMEM;
+}
+
+int dd_pipeline_load(struct dd_pipeline *p, const json_t *doc, struct dd_load_report *r, char *why,
+                     size_t whysz)
+{
+	*r = (struct dd_load_report){0};
+	const json_t *mons = json_object_get(doc, "monitors");
+	const json_t *fmt = json_object_get(doc, "format");
+	if (!json_is_integer(fmt) || json_integer_value(fmt) != DD_STATE_FORMAT ||
+	    !json_is_object(mons)) {
+		snprintf(why, whysz, "not a driftd state document of format %d", DD_STATE_FORMAT);
+		return -EBADMSG;
+	}
+	/* Into fresh monitors first: the pipeline changes only if the whole document loads. */
+	struct dd_monitor *nm = calloc(p->n_mons + 1, sizeof(*nm));
+	struct dd_alert_state *na = calloc(p->n_mons + 1, sizeof(*na));
+	bool *loaded = calloc(p->n_mons + 1, sizeof(bool));
+	int rc = nm && na && loaded ? 0 : -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < p->n_mons; i++) {
+		const struct dd_monitor_conf *mc = &p->conf->monitors[i];
+		if ((rc = dd_monitor_init(&nm[i], mc, monitor_seed(mc->name))) < 0)
+			break;
+		dd_alert_state_init(&na[i], mc);
+		const json_t *e = json_object_get(mons, mc->name);
+		if (!e)
+			continue;
+		char digest[65], sub[400] = "";
+		dd_monitor_digest(mc, digest);
+		const char *d = json_string_value(json_object_get(e, "digest"));
+		if (!d || strcmp(d, digest) != 0) {
+			r->changed++;
+			continue;
+		}
+		rc = dd_monitor_load(&nm[i], json_object_get(e, "monitor"), sub, sizeof(sub));
+		if (rc == 0)
+			rc = dd_alert_state_load(&na[i], json_object_get(e, "alert"), sub,
+			                         sizeof(sub));
+		if (rc < 0) {
+			snprintf(why, whysz, "monitor %s: %s", mc->name,
+			         sub[0] ? sub : strerror(-rc));
+			break;
+		}
+		loaded[i] = true;
+	}
+	if (rc == 0) {
+		for (size_t i = 0; i < p->n_mons; i++) {
+			struct dd_monitor tmp = p->mons[i];
+			p->mons[i] = nm[i];
+			nm[i] = tmp;
+			if (loaded[i]) {
+				p->alerts[i] = na[i];
+				r->restored++;
+			} else {
+				r->fresh++;
+			}
+		}
+		/* Monitors of the document no longer configured. */
+		r->dropped = json_object_size(mons) - r->restored - r->changed;
+	}
+	/* The replaced monitors, or the half-built ones (dd_monitor_done is safe on zeroes). */
+	for (size_t i = 0; nm && i < p->n_mons; i++)
+		dd_monitor_done(&nm[i]);
+	free(nm);
+	free(na);
+	free(loaded);
+	return rc;
 }
 
 void dd_pipeline_self_alert(struct dd_pipeline *p, const struct dd_self_alert *sa)
