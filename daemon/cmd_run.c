@@ -137,7 +137,7 @@ static void reload(const char *path, struct dd_config **conf, struct dd_pipeline
 	sd_notify(0, "READY=1\nSTATUS=configuration reloaded");
 }
 
-/* Restore the newest usable snapshot of <state.dir>/<group> into the pipeline and hand its
+/* Restore the newest usable snapshot of <state.dir>/state/<group> into the pipeline and hand its
  * positions to the source. A generation that does not verify is skipped for the one before,
  * with a self-alert: never a crash, never a silent reset. */
 static int open_state(const struct dd_config *conf, struct dd_pipeline *p,
@@ -146,7 +146,7 @@ static int open_state(const struct dd_config *conf, struct dd_pipeline *p,
 	struct dd_state_store *st = NULL;
 	int rc = dd_state_open(conf->state_dir, conf->kafka.group, stderr, &st);
 	if (rc < 0) {
-		fprintf(stderr, "driftd: state: cannot use %s/%s: %s\n", conf->state_dir,
+		fprintf(stderr, "driftd: state: cannot use %s/state/%s: %s\n", conf->state_dir,
 		        conf->kafka.group,
 		        rc == -EBUSY ? "another driftd of this group uses it" : strerror(-rc));
 		return rc;

@@ -31,7 +31,8 @@ static void usage(FILE *out)
 	      "       driftd state import -c FILE DOCUMENT.json\n"
 	      "\n"
 	      "The monitors' state of `driftd run` lives in numbered generations under\n"
-	      "state.dir/GROUP (the last three are kept). restore and import write a new newest\n"
+	      "state.dir/state/GROUP (the last three are kept). restore and import write a new "
+	      "newest\n"
 	      "generation that the next start of the service uses; stop the service first.\n",
 	      out);
 }
@@ -39,7 +40,7 @@ static void usage(FILE *out)
 static char *group_dir(const struct dd_config *c)
 {
 	char *d = NULL;
-	if (!c->has_kafka || asprintf(&d, "%s/%s", c->state_dir, c->kafka.group) < 0)
+	if (!c->has_kafka || asprintf(&d, "%s/state/%s", c->state_dir, c->kafka.group) < 0)
 		return NULL;
 	return d;
 }
@@ -142,7 +143,7 @@ static int write_doc(const struct dd_config *c, json_t *doc, const char *what)
 	struct dd_state_store *st = NULL;
 	int rc = dd_state_open(c->state_dir, c->kafka.group, NULL, &st);
 	if (rc < 0) {
-		fprintf(stderr, "driftd state: %s/%s: %s\n", c->state_dir, c->kafka.group,
+		fprintf(stderr, "driftd state: %s/state/%s: %s\n", c->state_dir, c->kafka.group,
 		        rc == -EBUSY ? "in use by a running driftd: stop it first" : strerror(-rc));
 		return DD_EXIT_FAIL;
 	}

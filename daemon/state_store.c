@@ -71,7 +71,7 @@ int dd_state_open(const char *state_dir, const char *group, FILE *log, struct dd
 		return -ENOMEM;
 	s->log = log;
 	s->lockfd = -1;
-	if (asprintf(&s->dir, "%s/%s", state_dir, group) < 0) {
+	if (asprintf(&s->dir, "%s/state/%s", state_dir, group) < 0) {
 		free(s);
 		return -ENOMEM;
 	}

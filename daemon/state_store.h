@@ -1,6 +1,6 @@
 /* Service-mode state: the pipeline's monitor and alert state together with the Kafka position
  * it covers (the next offset of every partition it has read), as one snapshot generation under
- * <state.dir>/<group>/ (lib/snapfile.c). The snapshot is the source of truth: offsets are
+ * <state.dir>/state/<group>/ (lib/snapfile.c). The snapshot is the source of truth: offsets are
  * committed to Kafka only once a snapshot that covers them is durable, and a restart restores
  * the snapshot and resumes every partition at its offset, so nothing is counted twice and no
  * learnt reference or cumulative sum is lost. */
@@ -37,7 +37,7 @@ void dd_positions_free(struct dd_positions *ps);
 
 struct dd_state_store;
 
-/* Open <state_dir>/<group> (created 0700) and lock it: -EBUSY when another driftd uses it. */
+/* Open <state_dir>/state/<group> (created 0700) and lock it: -EBUSY when another driftd uses it. */
 int dd_state_open(const char *state_dir, const char *group, FILE *log, struct dd_state_store **ret);
 void dd_state_close(struct dd_state_store *s);
 const char *dd_state_dir(const struct dd_state_store *s);

@@ -73,7 +73,7 @@ monitors:
 
 def snapshots(cfg, group):
     """The state generations on disk, newest first: (generation, document)."""
-    d = Path(f"{cfg}.state") / group
+    d = Path(f"{cfg}.state") / "state" / group
     out = []
     for f in sorted(d.glob("state-*.snap"), reverse=True):
         b = f.read_bytes()
@@ -381,7 +381,7 @@ def test_restore(broker, tmp):
     check(committed.get(0) == n, f"offsets committed to the end after SIGTERM ({committed})")
 
     # The newest generation damaged: the one before is used, and a self-alert says so.
-    newest = sorted((Path(f"{cfg}.state") / group).glob("state-*.snap"))[-1]
+    newest = sorted((Path(f"{cfg}.state") / "state" / group).glob("state-*.snap"))[-1]
     b = bytearray(newest.read_bytes())
     b[100] ^= 0xFF
     newest.write_bytes(bytes(b))

@@ -79,8 +79,8 @@ def main():
                             f"{texts[:2]}")
         if len(texts) < 2 or not texts[1].startswith("READY=1") or "STATUS=" not in texts[1]:
             failures.append(f"second message is not READY=1 with STATUS: {texts[:2]}")
-        if not os.path.isdir(os.path.join(tmp, "state", "g")):
-            failures.append("no state directory state/g: the state store was not opened")
+        if not os.path.isdir(os.path.join(tmp, "state", "state", "g")):
+            failures.append("no state directory state/state/g: the state store was not opened")
         dogs = [t for t, m in msgs if m == "WATCHDOG=1"]
         if len(dogs) < 4:
             failures.append(f"{len(dogs)} WATCHDOG=1 in 3 s with WatchdogSec=1s: {texts}")
