@@ -35,6 +35,8 @@ struct dd_ring {
 	size_t cap, head, len;
 };
 
+#define DD_MODEL_VERSION_MAX 128 /* longer versions are compared on this prefix */
+
 struct dd_monitor {
 	const struct dd_monitor_conf *conf;
 	struct dd_instance *inst;
@@ -62,6 +64,8 @@ struct dd_monitor {
 	double cusum;
 	double cusum_mean;
 	double cusum_sd;
+	/* on_model_change: the model version this monitor's state was built on ("" until seen) */
+	char model_version[DD_MODEL_VERSION_MAX + 1];
 };
 
 int dd_monitor_init(struct dd_monitor *m, const struct dd_monitor_conf *c, uint64_t seed);

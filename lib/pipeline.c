@@ -531,6 +531,81 @@ static bool matches(const struct dd_monitor_conf *mc, const struct dd_meta *meta
 	return true;
 }
 
+/* on_model_change: the version this monitor sees now against the one its state was built on.
+ * Returns 0, or -ENOMEM / a detector's error from restarting the monitor (rescope). */
+static int model_change(struct dd_pipeline *p, size_t i, const struct dd_meta *meta,
+                        const struct dd_origin *at, int64_t now_ms)
+{
+	struct dd_monitor *m = &p->mons[i];
+	const struct dd_monitor_conf *mc = m->conf;
+	if (!meta->model_version || mc->match_version)
+		return 0; /* a monitor pinned to one version never sees another */
+	size_t l = meta->model_version_len < DD_MODEL_VERSION_MAX ? meta->model_version_len
+	                                                          : DD_MODEL_VERSION_MAX;
+	if (m->model_version[0] == '\0') {
+		memcpy(m->model_version, meta->model_version, l);
+		m->model_version[l] = '\0';
+		return 0;
+	}
+	if (strlen(m->model_version) == l && memcmp(m->model_version, meta->model_version, l) == 0)
+		return 0;
+	char now[DD_MODEL_VERSION_MAX + 1], before[DD_MODEL_VERSION_MAX + 1], out[640], loc[160];
+	memcpy(now, meta->model_version, l);
+	now[l] = '\0';
+	snprintf(before, sizeof(before), "%s", m->model_version);
+	where(at, loc, sizeof(loc));
+	static const char *const policy[] = {"alert", "rescope", "keep"};
+	static const char *const then[] = {
+	    "its state is kept, so the new version is judged against the old reference",
+	    "the monitor starts over and learns the new version",
+	    "expected by configuration (on_model_change: keep); the state is kept"};
+	snprintf(
+	    out, sizeof(out), "Model %.*s changed version from %s to %s (monitor %s, at %s): %s",
+	    (int)(meta->model_id ? meta->model_id_len : 1), meta->model_id ? meta->model_id : "?",
+	    before, now, mc->name, loc, then[mc->on_model_change]);
+	json_t *f = json_object();
+	json_object_set_new(f, "monitor", json_string(mc->name));
+	json_object_set_new(f, "model.id",
+	                    json_stringn(meta->model_id ? meta->model_id : "",
+	                                 meta->model_id ? meta->model_id_len : 0));
+	json_object_set_new(f, "model.version", json_string(now));
+	json_object_set_new(f, "model.version.previous", json_string(before));
+	json_object_set_new(f, "on_model_change", json_string(policy[mc->on_model_change]));
+	static const char *const tags[] = {"threat:model_tampering", "etsi:5.2.1-2", NULL};
+	char key[512];
+	snprintf(key, sizeof(key), "%s|%s", mc->name, now);
+	struct dd_self_alert sa = {
+	    .rule = "driftd.model_changed",
+	    .status = "firing",
+	    .severity = mc->on_model_change == DD_MODEL_CHANGE_ALERT     ? DD_SEV_WARNING
+	                : mc->on_model_change == DD_MODEL_CHANGE_RESCOPE ? DD_SEV_NOTICE
+	                                                                 : DD_SEV_INFORMATIONAL,
+	    .key = key,
+	    .episode = before,
+	    .output = out,
+	    .tags = tags,
+	    .fields = f,
+	    .time_ms = now_ms >= 0 ? now_ms : wall_ms(),
+	    .hostname = p->hostname,
+	};
+	json_t *a = dd_self_alert_json(&sa);
+	if (a)
+		deliver(p, a);
+	if (mc->on_model_change == DD_MODEL_CHANGE_RESCOPE) {
+		struct dd_monitor fresh;
+		int rc = dd_monitor_init(&fresh, mc, monitor_seed(mc->name));
+		if (rc < 0) {
+			dd_monitor_done(&fresh);
+			return rc;
+		}
+		dd_monitor_done(m);
+		*m = fresh;
+		dd_alert_state_init(&p->alerts[i], mc);
+	}
+	snprintf(m->model_version, sizeof(m->model_version), "%s", now);
+	return 0;
+}
+
 /* Collect mode: record the value as the reference would take it, up to reference.size. */
 static int collect(struct dd_pipeline *p, size_t i)
 {
@@ -587,6 +662,8 @@ int dd_pipeline_feed(struct dd_pipeline *p, const char *rec, size_t len, const s
 				return rc;
 			continue;
 		}
+		if ((rc = model_change(p, i, &meta, at, now_ms)) < 0)
+			return rc;
 		struct driftd_verdict v;
 		rc = dd_monitor_feed(m, &p->vals[i], now_ms, &v);
 		if (rc < 0) {
