@@ -430,11 +430,8 @@ static void gap_alert(struct dd_pipeline *p, const struct dd_gap *g, int64_t now
 	    .tags = tags,
 	    .fields = f,
 	    .time_ms = now_ms,
-	    .hostname = p->hostname,
 	};
-	json_t *a = dd_self_alert_json(&sa);
-	if (a)
-		deliver(p, a);
+	dd_pipeline_self_alert(p, &sa);
 }
 
 /* A sink's queue beyond its bounds: alerts still kept, but delivery is not keeping up (or
@@ -472,11 +469,8 @@ static void overflow_alert(struct dd_pipeline *p, struct sink *sk,
 	    .tags = tags,
 	    .fields = f,
 	    .time_ms = now_ms,
-	    .hostname = p->hostname,
 	};
-	json_t *a = dd_self_alert_json(&sa);
-	if (a)
-		deliver(p, a);
+	dd_pipeline_self_alert(p, &sa);
 }
 
 static void check_sinks(struct dd_pipeline *p, int64_t now_ms)
@@ -586,11 +580,8 @@ static int model_change(struct dd_pipeline *p, size_t i, const struct dd_meta *m
 	    .tags = tags,
 	    .fields = f,
 	    .time_ms = now_ms >= 0 ? now_ms : wall_ms(),
-	    .hostname = p->hostname,
 	};
-	json_t *a = dd_self_alert_json(&sa);
-	if (a)
-		deliver(p, a);
+	dd_pipeline_self_alert(p, &sa);
 	if (mc->on_model_change == DD_MODEL_CHANGE_RESCOPE) {
 		struct dd_monitor fresh;
 		int rc = dd_monitor_init(&fresh, mc, monitor_seed(mc->name));
