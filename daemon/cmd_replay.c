@@ -13,6 +13,7 @@
 #include "kafka_replay.h"
 #include "pipeline.h"
 #include "reader.h"
+#include "state_store.h"
 
 static void replay_usage(FILE *out)
 {
@@ -27,6 +28,8 @@ static void replay_usage(FILE *out)
 	    "  -c, --config FILE       configuration (YAML or JSON)\n"
 	    "  -t, --trace FILE        write one JSON line per detector verdict to FILE\n"
 	    "      --flush-timeout SEC wait at most SEC seconds for sinks at the end (default 30)\n"
+	    "      --save-state FILE   write the monitors' state at the end as a state document\n"
+	    "                          (`driftd state import` seeds the service with it)\n"
 	    "  -q, --quiet             no summary on stderr\n"
 	    "  -h, --help              this help\n"
 	    "\n"
@@ -35,12 +38,29 @@ static void replay_usage(FILE *out)
 	    out);
 }
 
+/* The monitors' state after the replay, without Kafka positions: a service seeded with it
+ * starts with the references (and sums) learnt offline, and reads Kafka from its committed
+ * offsets. */
+static int save(const struct dd_pipeline *p, const char *path)
+{
+	struct dd_positions none = {0};
+	json_t *doc = dd_state_document(p, &none);
+	int rc =
+	    doc ? json_dump_file(doc, path, JSON_SORT_KEYS | JSON_REAL_PRECISION(17) | JSON_COMPACT)
+	        : -1;
+	json_decref(doc);
+	if (rc < 0)
+		fprintf(stderr, "driftd replay: cannot write the state to %s\n", path);
+	return rc < 0 ? -EIO : 0;
+}
+
 int dd_cmd_replay(int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"config", required_argument, NULL, 'c'},
 	    {"trace", required_argument, NULL, 't'},
 	    {"flush-timeout", required_argument, NULL, 'F'},
+	    {"save-state", required_argument, NULL, 'S'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"kafka-topic", required_argument, NULL, 'K'},
 	    {"brokers", required_argument, NULL, 'B'},
@@ -49,7 +69,7 @@ int dd_cmd_replay(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
-	const char *config = NULL, *trace = NULL;
+	const char *config = NULL, *trace = NULL, *save_state = NULL;
 	bool quiet = false;
 	int64_t flush_ms = 30000;
 	struct dd_kafka_replay_opts kro = {0};
@@ -59,6 +79,9 @@ int dd_cmd_replay(int argc, char **argv)
 		switch (c) {
 		case 'c':
 			config = optarg;
+			break;
+		case 'S':
+			save_state = optarg;
 			break;
 		case 't':
 			trace = optarg;
@@ -167,6 +190,8 @@ int dd_cmd_replay(int argc, char **argv)
 	}
 done:
 	if (dd_pipeline_flush(p) < 0)
+		status = DD_EXIT_FAIL;
+	if (save_state && status == DD_EXIT_OK && save(p, save_state) < 0)
 		status = DD_EXIT_FAIL;
 	if (!quiet)
 		dd_pipeline_summary(p, stderr);

@@ -11,9 +11,6 @@
 
 #include "decode.h"
 #include "metrics.h"
-#include "sink_syslog.h"
-#include "sink_webhook.h"
-#include "sinks.h"
 
 static int grow(void **arr, size_t *cap, size_t want, size_t elem)
 {
@@ -75,27 +72,20 @@ int dd_metrics_collect(struct dd_metrics_sample *s, const struct dd_pipeline *p,
 	const char *name;
 	void *state;
 	for (size_t i = 0; dd_pipeline_sink_at(p, i, &ops, &name, &state); i++) {
-		struct dd_metrics_sink k = {0};
-		if (ops == &dd_sink_webhook) {
-			struct dd_webhook_stats w;
-			dd_webhook_stats(state, &w);
-			k = (struct dd_metrics_sink){.delivered = w.delivered,
-			                             .failed = w.retries,
-			                             .dropped = w.dead,
-			                             .queued = w.pending,
-			                             .queued_bytes = w.pending_bytes,
-			                             .spool = true,
-			                             .breaker_open = w.breaker_open || w.disabled};
-		} else if (ops == &dd_sink_syslog) {
-			struct dd_syslog_stats y;
-			dd_syslog_stats(state, &y);
-			k = (struct dd_metrics_sink){.delivered = y.sent,
-			                             .failed = y.failed,
-			                             .dropped = y.dropped,
-			                             .queued = y.queued};
-		} else {
-			continue; /* stdout, file, journald: synchronous, counted by the pipeline */
-		}
+		/* Sinks that queue (webhook, syslog: a durable outbox each) report their queue;
+		 * stdout, file and journald deliver synchronously and count in the pipeline. */
+		if (!ops->status)
+			continue;
+		struct driftd_sink_status st = {0};
+		if (ops->status(state, &st) < 0)
+			continue;
+		struct dd_metrics_sink k = {.delivered = st.delivered,
+		                            .failed = st.retries,
+		                            .dropped = st.dead,
+		                            .queued = st.pending,
+		                            .queued_bytes = st.pending_bytes,
+		                            .spool = true,
+		                            .breaker_open = st.breaker_open};
 		copy_name(k.name, sizeof(k.name), name);
 		copy_name(k.type, sizeof(k.type), ops->name);
 		if (grow((void **)&s->sinks, &s->cap_sinks, s->n_sinks + 1, sizeof(*s->sinks)) < 0)
