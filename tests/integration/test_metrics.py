@@ -129,6 +129,7 @@ monitors:
     - stdout: {{}}
     - webhook: {{url: "http://127.0.0.1:{hook_port}/alerts"}}
 metrics: {{listen: "127.0.0.1:{port}"{metrics_extra}}}
+state: {{dir: {spool}-state}}
 """)
 
 
