@@ -60,6 +60,10 @@ struct dd_monitor_conf {
 	int group;          /* index into dd_config.groups, or -1 */
 	char **tags;        /* extra alert tags */
 	size_t n_tags;
+	/* what text and list parameters in `params` point at (freed with the config) */
+	void **owned;
+	size_t n_owned;
+	json_t *kept;
 };
 
 struct dd_sink_conf {

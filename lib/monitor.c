@@ -443,6 +443,37 @@ static int windowed(struct dd_monitor *m, const struct driftd_value *v, int64_t 
 	return produced;
 }
 
+int dd_monitor_feed_event(struct dd_monitor *m, const struct driftd_event *ev,
+                          struct driftd_verdict *out)
+{
+	const struct driftd_detector_ops *ops = m->inst->ops;
+	if (!ops->update_event || driftd_kind_uses_reference(ops->kind))
+		return dd_monitor_feed(m, ev->value, ev->ts_ms, out);
+	/* Per-event detectors: one verdict per event, like streaming ones. A detector that
+	 * reads only metadata (DRIFTD_FLAG_NO_FIELD) takes events whose field is absent. */
+	const struct driftd_value *v = ev->value;
+	m->matched++;
+	if (v->type == DRIFTD_VALUE_NONE && !(ops->flags & DRIFTD_FLAG_NO_FIELD)) {
+		m->skipped[DD_SKIP_MISSING]++;
+		return 0;
+	}
+	if (v->type != DRIFTD_VALUE_NONE &&
+	    (!(ops->accepts & DRIFTD_ACCEPTS(v->type)) ||
+	     (v->type == DRIFTD_VALUE_NUMBER && !isfinite(v->num)))) {
+		m->skipped[DD_SKIP_WRONG_TYPE]++;
+		return 0;
+	}
+	int rc = ops->update_event(&m->inst->ctx, ev);
+	if (rc == -EDOM) {
+		m->skipped[DD_SKIP_REJECTED]++;
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	m->used++;
+	return close_window(m, out);
+}
+
 int dd_monitor_feed(struct dd_monitor *m, const struct driftd_value *v, int64_t ts_ms,
                     struct driftd_verdict *out)
 {

@@ -74,4 +74,9 @@ void dd_monitor_done(struct dd_monitor *m);
 int dd_monitor_feed(struct dd_monitor *m, const struct driftd_value *v, int64_t ts_ms,
                     struct driftd_verdict *out);
 
+/* The same with the whole event (metadata and the detector's POINTER parameters): detectors
+ * with update_event get it; others get ev->value through dd_monitor_feed. */
+int dd_monitor_feed_event(struct dd_monitor *m, const struct driftd_event *ev,
+                          struct driftd_verdict *out);
+
 #endif
