@@ -12,9 +12,9 @@
  *                                       typical share, else min(z, 0)
  *
  * so a client only accumulates evidence while it is both above its own history and well above
- * the population; its own baseline is frozen while S_c > 0 (an attack is not learnt). The
- * verdict (per event, refreshed at block ends) is the largest S_c against `threshold` and
- * names that client. Nothing alarms during the first warmup_blocks blocks.
+ * the population; its own baseline is frozen while S_c >= threshold / 2 (an attack is not learnt).
+ * The verdict (per event, refreshed at block ends) is the largest S_c against `threshold` and names
+ * that client. Nothing alarms during the first warmup_blocks blocks.
  *
  * The client table is bounded (max_clients heavy hitters, Space-Saving style: a new client on
  * a full table replaces the one with the lowest decayed count) and evicted clients' counts go
@@ -182,8 +182,10 @@ static void block_end(const struct cr_config *c, struct cr_state *st)
 		 * the alert resolve a few blocks after the client calms down. */
 		cl->S = armed ? fmin(2 * c->threshold, fmax(0, cl->S + zz - c->k)) : 0;
 		cl->expected = e;
-		/* learn only while quiet, so an attack does not become the baseline */
-		if (cl->S == 0) {
+		/* Learn while the sum is well below the threshold: an attack is not learnt, but
+		 * ordinary noise (which lifts the sum now and then) does not freeze the baseline
+		 * at a low value either. */
+		if (cl->S < c->threshold / 2) {
 			cl->mu = cl->blocks ? (1 - c->alpha) * cl->mu + c->alpha * share : share;
 			cl->blocks++;
 		}
