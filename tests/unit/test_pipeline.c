@@ -224,6 +224,67 @@ static void test_reject_log_is_rate_limited(void **unused)
 	dd_config_free(c);
 }
 
+/* Security detectors through the pipeline: a field-less monitor, per-event verdicts, the
+ * detector's tags instead of the drift tags, evidence in output_fields, a canary leak raised
+ * to Critical. */
+static void test_security_alerts(void **unused)
+{
+	char path[] = "/tmp/driftd-test-alerts-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	char text[1024];
+	snprintf(text, sizeof(text),
+	         "monitors:\n"
+	         "  - {name: id, detector: model_identity,\n"
+	         "     params: {inventory: [{id: m, sha256: aa}]}}\n"
+	         "  - {name: leak, field: /output/text, detector: canary,\n"
+	         "     params: {tokens: [SECRET-CANARY]}, severity: notice, tags: [team:llm]}\n"
+	         "alerts: {sinks: [{file: {path: %s}}]}\n",
+	         path);
+	struct dd_config *c = load(text);
+	struct dd_pipeline_opts o = {0};
+	struct dd_pipeline *p;
+	assert_int_equal(dd_pipeline_new(c, &o, &p), 0);
+	uint64_t idx = 0;
+	for (int i = 0; i < 5; i++)
+		feed(p,
+		     "{\"model\":{\"id\":\"m\",\"sha256\":\"AA\"},\"client\":{\"id\":\"k1\"},"
+		     "\"output\":{\"text\":\"hello\"}}",
+		     &idx);
+	feed(p,
+	     "{\"model\":{\"id\":\"m\",\"sha256\":\"aa\"},\"client\":{\"id\":\"k2\"},"
+	     "\"output\":{\"text\":\"psst SECRET-CANARY\"}}",
+	     &idx);
+	feed(p, "{\"model\":{\"id\":\"m\",\"sha256\":\"bb\"},\"output\":{\"text\":\"x\"}}", &idx);
+	assert_int_equal(dd_pipeline_flush(p), 0);
+	dd_pipeline_free(p);
+	dd_config_free(c);
+
+	FILE *af = fopen(path, "r");
+	char line[4096];
+	assert_non_null(fgets(line, sizeof(line), af));
+	assert_non_null(strstr(line, "\"rule\":\"leak\""));
+	assert_non_null(strstr(line, "\"priority\":\"Critical\""));
+	assert_non_null(strstr(line, "\"event.index\":5"));
+	assert_non_null(strstr(line, "\"client.id\":\"k2\""));
+	assert_non_null(strstr(line, "\"canary.token\":\"SEC...\""));
+	assert_null(strstr(line, "SECRET-CANARY"));
+	assert_non_null(strstr(line, "\"tags\":[\"security\",\"threat:prompt_injection\""));
+	assert_non_null(strstr(line, "\"team:llm\""));
+	assert_null(strstr(line, "threat:data_poisoning"));
+	assert_non_null(fgets(line, sizeof(line), af));
+	assert_non_null(strstr(line, "\"rule\":\"id\""));
+	assert_non_null(strstr(line, "\"event.index\":6"));
+	assert_non_null(strstr(line, "\"model.sha256\":\"bb\""));
+	assert_non_null(strstr(line, "\"field\":null"));
+	assert_non_null(strstr(line, "\"threat:model_tampering\""));
+	assert_non_null(strstr(line, "\"etsi:5.2.1-2\""));
+	assert_null(fgets(line, sizeof(line), af));
+	fclose(af);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -231,6 +292,7 @@ int main(void)
 	    cmocka_unit_test(test_reject_log_is_rate_limited),
 	    cmocka_unit_test(test_dry_run_goes_to_the_journal_only),
 	    cmocka_unit_test(test_adopt_keeps_unchanged_monitors),
+	    cmocka_unit_test(test_security_alerts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
