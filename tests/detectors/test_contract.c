@@ -94,7 +94,7 @@ static struct driftd_value value_for(const struct driftd_detector_ops *ops, unsi
                                      double buf[VDIM])
 {
 	double u = unit_at(i);
-	if ((ops->accepts & DRIFTD_ACCEPTS(DRIFTD_VALUE_STRING)) &&
+	if ((ops->accepts & DRIFTD_ACCEPTS(DRIFTD_VALUE_STRING)) && !wants_vectors(ops) &&
 	    !(ops->accepts & DRIFTD_ACCEPTS(DRIFTD_VALUE_NUMBER))) {
 		/* text detectors (canary): a markdown image to an unknown host now and then
 		 * after the change point */
