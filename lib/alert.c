@@ -187,7 +187,13 @@ static json_t *tags_json(const struct dd_monitor_conf *mc, const struct driftd_e
 		json_array_append_new(tags, json_string("drift:input"));
 	else if (mc->field && strncmp(mc->field, "/output/", 8) == 0)
 		json_array_append_new(tags, json_string("drift:output"));
-	json_array_append_new(tags, json_string("threat:data_poisoning"));
+	/* The generic threat is a guess; a monitor that names its threat in `tags` (an LLM
+	 * refusal-rate monitor: threat:jailbreak) replaces it. */
+	bool named = false;
+	for (size_t i = 0; i < mc->n_tags; i++)
+		named |= strncmp(mc->tags[i], "threat:", 7) == 0;
+	if (!named)
+		json_array_append_new(tags, json_string("threat:data_poisoning"));
 	json_array_append_new(tags, json_string("etsi:5.4.2-2"));
 	if (mc->detector->kind == DRIFTD_KIND_STREAMING)
 		json_array_append_new(tags, json_string("etsi:5.4.2-4"));
