@@ -60,14 +60,14 @@ struct dd_strata_params {
 	    {.name = "min_count",                                                                  \
 	     .type = DRIFTD_PARAM_INT,                                                             \
 	     .offset = offsetof(T, s.min_count),                                                   \
-	     .def = 30,                                                                            \
+	     .def = 50,                                                                            \
 	     .min = 1,                                                                             \
 	     .max = 1e9,                                                                           \
 	     .description = "Events a window (and an own reference) needs before it counts."},     \
 	    {.name = "threshold",                                                                  \
 	     .type = DRIFTD_PARAM_DOUBLE,                                                          \
 	     .offset = offsetof(T, s.threshold),                                                   \
-	     .def = 5,                                                                             \
+	     .def = 6,                                                                             \
 	     .min = 0,                                                                             \
 	     .max = 1e6,                                                                           \
 	     .description = "Two-proportion z above which a rate increase breaches."},             \
