@@ -122,6 +122,7 @@ struct ex_client {
 
 struct ex_state {
 	struct dd_ctab t;
+	const struct ex_config *config; /* for the snapshot codec */
 	size_t stride;
 	double *a;      /* Shapiro-Wilk coefficients for n = window */
 	double *sorted; /* scratch */
@@ -154,6 +155,9 @@ static double *ex_dists(const struct ex_config *c, struct ex_client *p)
 	return (double *)(p + 1) + c->history * c->max_dim;
 }
 
+static void ex_put(const void *payload, struct driftd_buf *b, const void *arg);
+static int ex_get(void *payload, struct driftd_reader *r, const void *arg);
+
 static int ex_init(struct driftd_ctx *ctx)
 {
 	const struct ex_config *c = ctx->config;
@@ -169,7 +173,12 @@ static int ex_init(struct driftd_ctx *ctx)
 	int rc = dd_swilk_coef((size_t)c->window, st->a);
 	if (rc < 0)
 		return rc;
-	return dd_ctab_init(&st->t, (size_t)c->max_clients, st->stride, ctx->shape.seed);
+	st->config = c;
+	rc = dd_ctab_init(&st->t, (size_t)c->max_clients, st->stride, ctx->shape.seed);
+	st->t.put = ex_put;
+	st->t.get = ex_get;
+	st->t.codec_arg = st;
+	return rc;
 }
 
 static void ex_done(struct driftd_ctx *ctx)
@@ -333,17 +342,51 @@ static int ex_snapshot(const struct driftd_ctx *ctx, struct driftd_buf *b)
 	return b->err;
 }
 
-static int ex_check(const void *payload, const void *config)
+/* Snapshots hold only the filled part of a client's history (min(queries, history) vectors
+ * of the monitor's dimension, min(distances, window) distances), not the whole reserved
+ * slot: a slot is sized for max_dim, most of which a typical feature vector never uses. */
+static void ex_put(const void *payload, struct driftd_buf *b, const void *arg)
 {
-	const struct ex_config *c = config;
-	struct ex_client p;
-	memcpy(&p, payload, sizeof(p));
-	if (p.next_q >= (uint64_t)c->history || p.next_d >= (uint64_t)c->window ||
-	    p.low > p.rated || !(p.w >= 0 && p.w <= 1))
+	const struct ex_state *st = arg;
+	const struct ex_config *c = st->config;
+	const struct ex_client *p = payload;
+	driftd_buf_put(b, p, sizeof(*p));
+	size_t hq = p->queries < (uint64_t)c->history ? (size_t)p->queries : (size_t)c->history;
+	size_t hd = p->n_d < (uint64_t)c->window ? (size_t)p->n_d : (size_t)c->window;
+	const double *qs = (const double *)(p + 1);
+	for (size_t q = 0; q < hq; q++)
+		driftd_buf_put(b, qs + q * (size_t)c->max_dim, (size_t)st->dim * sizeof(double));
+	driftd_buf_put(b, qs + c->history * c->max_dim, hd * sizeof(double));
+}
+
+static int ex_get(void *payload, struct driftd_reader *r, const void *arg)
+{
+	const struct ex_state *st = arg;
+	const struct ex_config *c = st->config;
+	struct ex_client *p = payload;
+	if (driftd_rd(r, p, sizeof(*p)) < 0)
 		return -EBADMSG;
-	const double *rest = (const double *)((const struct ex_client *)payload + 1);
-	for (int64_t i = 0; i < c->history * c->max_dim + c->window; i++)
-		if (!isfinite(rest[i]))
+	uint64_t h = (uint64_t)c->history, w = (uint64_t)c->window;
+	/* ring positions follow from the counts; each query after the first has a distance */
+	if (p->low > p->rated || p->rated > p->queries || !(p->w >= 0 && p->w <= 1) ||
+	    p->n_d + 1 != (p->queries ? p->queries : 1) || (p->queries == 0 && p->n_d) ||
+	    p->next_q != p->queries % h || p->next_d != p->n_d % w || (p->queries && !st->dim))
+		return -EBADMSG;
+	size_t hq = p->queries < h ? (size_t)p->queries : (size_t)h;
+	size_t hd = p->n_d < w ? (size_t)p->n_d : (size_t)w;
+	double *qs = (double *)(p + 1);
+	for (size_t q = 0; q < hq; q++)
+		if (driftd_rd(r, qs + q * (size_t)c->max_dim, (size_t)st->dim * sizeof(double)) < 0)
+			return -EBADMSG;
+	if (driftd_rd(r, qs + c->history * c->max_dim, hd * sizeof(double)) < 0)
+		return -EBADMSG;
+	for (size_t q = 0; q < hq; q++)
+		for (size_t j = 0; j < st->dim; j++)
+			if (!isfinite(qs[q * (size_t)c->max_dim + j]))
+				return -EBADMSG;
+	for (size_t i = 0; i < hd; i++)
+		if (!(qs[c->history * c->max_dim + (int64_t)i] >= 0) ||
+		    !isfinite(qs[c->history * c->max_dim + (int64_t)i]))
 			return -EBADMSG;
 	return 0;
 }
@@ -377,7 +420,7 @@ static int ex_restore(struct driftd_ctx *ctx, uint32_t version, const void *data
 	    driftd_rd_f64_finite(&r, &st->distinct) < 0 || driftd_rd_f64_finite(&r, &cl) < 0 ||
 	    driftd_rd_u64(&r, &st->client_queries) < 0 ||
 	    (last != UINT64_MAX && last > st->events) ||
-	    dd_ctab_restore(&st->t, &r, ex_check, c) < 0 || r.left)
+	    dd_ctab_restore(&st->t, &r, NULL, NULL) < 0 || r.left)
 		goto bad;
 	st->last_breach = (int64_t)last;
 	st->client_low = cl < 0 ? (double)NAN : cl;

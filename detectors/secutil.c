@@ -82,11 +82,17 @@ void dd_ctab_free(struct dd_ctab *t)
 
 void dd_ctab_clear(struct dd_ctab *t)
 {
+	/* Slots at and beyond n have never been used since the last clear (n only grows, an
+	 * eviction reuses a slot below it): only the used ones and the overflow need zeroing,
+	 * which keeps restores of large tables cheap. */
 	memset(t->idx, 0, (t->mask + 1) * sizeof(*t->idx));
-	memset(t->key, 0, (t->cap + 1) * sizeof(*t->key));
-	memset(t->id, 0, (t->cap + 1) * sizeof(*t->id));
-	memset(t->weight, 0, (t->cap + 1) * sizeof(*t->weight));
-	memset(t->payload, 0, (t->cap + 1) * t->stride);
+	memset(t->key, 0, t->n * sizeof(*t->key));
+	memset(t->id, 0, t->n * sizeof(*t->id));
+	memset(t->weight, 0, t->n * sizeof(*t->weight));
+	memset(t->payload, 0, t->n * t->stride);
+	t->key[t->cap] = 0;
+	t->weight[t->cap] = 0;
+	memset(dd_ctab_payload(t, t->cap), 0, t->stride);
 	strcpy(t->id[t->cap], DD_SEC_OVERFLOW_ID);
 	t->n = 0;
 	t->evictions = 0;
@@ -167,7 +173,10 @@ static void put_slot(const struct dd_ctab *t, size_t s, struct driftd_buf *b)
 	driftd_buf_put_u64(b, l);
 	driftd_buf_put(b, t->id[s], l);
 	driftd_buf_put_f64(b, t->weight[s]);
-	driftd_buf_put(b, dd_ctab_payload(t, s), t->stride);
+	if (t->put)
+		t->put(dd_ctab_payload(t, s), b, t->codec_arg);
+	else
+		driftd_buf_put(b, dd_ctab_payload(t, s), t->stride);
 }
 
 void dd_ctab_snapshot(const struct dd_ctab *t, struct driftd_buf *b)
@@ -194,7 +203,9 @@ static int get_slot(struct dd_ctab *t, size_t s, struct driftd_reader *r,
 		return -EBADMSG;
 	t->weight[s] = w;
 	void *p = dd_ctab_payload(t, s);
-	if (driftd_rd(r, p, t->stride) < 0 || (check && check(p, config) < 0))
+	if (t->get ? t->get(p, r, t->codec_arg) < 0 : driftd_rd(r, p, t->stride) < 0)
+		return -EBADMSG;
+	if (check && check(p, config) < 0)
 		return -EBADMSG;
 	return 0;
 }
@@ -208,6 +219,7 @@ int dd_ctab_restore(struct dd_ctab *t, struct driftd_reader *r,
 	    driftd_rd_u64(r, &t->evictions) < 0 || driftd_rd_u64(r, &t->overflowed) < 0)
 		goto bad;
 	for (size_t s = 0; s < n; s++) {
+		t->n = s + 1; /* so that a failure clears this slot too */
 		if (get_slot(t, s, r, check, config) < 0)
 			goto bad;
 		size_t at = probe(t, t->key[s]);

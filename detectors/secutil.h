@@ -40,6 +40,12 @@ struct dd_ctab {
 	uint64_t overflowed; /* events accounted to the overflow bucket */
 	/* Optional: fold an evicted client's payload into the overflow slot's. */
 	void (*on_evict)(void *overflow, const void *evicted);
+	/* Optional (set after init): write and read a payload compactly instead of as stride
+	 * raw bytes (large, mostly unused payloads: extraction's query history). get validates
+	 * (untrusted bytes) and returns 0 or -EBADMSG. */
+	void (*put)(const void *payload, struct driftd_buf *b, const void *arg);
+	int (*get)(void *payload, struct driftd_reader *r, const void *arg);
+	const void *codec_arg;
 };
 
 int dd_ctab_init(struct dd_ctab *t, size_t cap, size_t stride, uint64_t seed);

@@ -401,6 +401,8 @@ static void deliver_to(struct dd_pipeline *p, json_t *alert, const struct driftd
 		p->st.fired++;
 	else
 		p->st.resolved++;
+	if (p->opts.on_alert)
+		p->opts.on_alert(p->opts.on_alert_arg, alert);
 	for (size_t s = 0; s < p->n_sinks; s++) {
 		struct sink *sk = &p->sinks[s];
 		if (only && sk->ops != only)

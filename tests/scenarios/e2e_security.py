@@ -3,11 +3,14 @@
 `driftd replay -c security.yaml`. For each attack the monitor meant for it fires at or
 shortly after the attack's start (within the scenario's max_delay) with the expected tags and
 evidence in output_fields; no other monitor fires on it, and nothing fires on the clean
-stream (nor before any attack starts). Prints the scenario table.
+stream (nor before any attack starts). Prints the scenario table. Also checks
+`driftd report --json` over one stream (coverage, alerts by threat, evidence).
 
 usage: e2e_security.py PATH/TO/driftd
 """
+import json
 import os
+import subprocess
 import sys
 import tempfile
 
@@ -71,6 +74,26 @@ def main():
                   f"{'-' if delay is None else delay:>6} {len(fa):>12}")
             for p in problems:
                 failures.append(f"{name}: {p}")
+        # `driftd report --json`: coverage and alerts by threat for the audit
+        rep = subprocess.run([driftd, "report", "--json", "-c", config,
+                              labels["flooding_client"]["file"]],
+                             capture_output=True, text=True)
+        if rep.returncode != 0:
+            failures.append(f"report: exit {rep.returncode}: {rep.stderr[-500:]}")
+        else:
+            doc = json.loads(rep.stdout)
+            m = {x["id"]: x for x in doc["models"]}.get("assistant")
+            if not m:
+                failures.append("report: no model 'assistant'")
+            else:
+                if m["events"] != sc.N:
+                    failures.append(f"report: {m['events']} events, want {sc.N}")
+                if len(m["monitors"]) != 9:
+                    failures.append(f"report: {len(m['monitors'])} monitors, want 9")
+                if m["alerts_by_threat"] != {"abuse": 1, "model_extraction": 1}:
+                    failures.append(f"report: alerts by threat {m['alerts_by_threat']}")
+                if m["alerts"][0]["evidence"].get("client.id") != "flood-bot":
+                    failures.append("report: evidence does not name flood-bot")
     for f in failures:
         print("FAIL", f, file=sys.stderr)
     return 1 if failures else 0
