@@ -613,7 +613,7 @@ static bool same_str(const char *a, const char *b)
 static bool same_definition(const struct dd_monitor_conf *a, const struct dd_monitor_conf *b)
 {
 	if (!same_str(a->name, b->name) || !same_str(a->field, b->field) ||
-	    a->detector != b->detector || memcmp(a->params, b->params, a->detector->config_size) ||
+	    a->detector != b->detector || !dd_params_equal(a->detector, a->params, b->params) ||
 	    !same_str(a->match_model, b->match_model) ||
 	    !same_str(a->match_version, b->match_version))
 		return false;
@@ -640,9 +640,16 @@ size_t dd_pipeline_adopt(struct dd_pipeline *p, struct dd_pipeline *old)
 			struct dd_monitor tmp = p->mons[i];
 			p->mons[i] = old->mons[j];
 			old->mons[j] = tmp;
-			/* Each monitor points at the configuration that owns it. */
+			/* Each monitor points at the configuration that owns it. The adopted
+			 * instance takes the new configuration's parameter block (equal values):
+			 * text and list parameters point into the configuration, and the old one
+			 * is freed after the reload. */
 			p->mons[i].conf = &p->conf->monitors[i];
 			old->mons[j].conf = &old->conf->monitors[j];
+			memcpy((void *)p->mons[i].inst->ctx.config, p->conf->monitors[i].params,
+			       p->conf->monitors[i].detector->config_size);
+			memcpy((void *)old->mons[j].inst->ctx.config, old->conf->monitors[j].params,
+			       old->conf->monitors[j].detector->config_size);
 			p->alerts[i] = old->alerts[j];
 			kept++;
 			break;

@@ -157,16 +157,21 @@ static void test_adopt_keeps_unchanged_monitors(void **unused)
 	/* Both monitors learn a reference of 8 values; after a "reload" where 'a' only changed
 	 * its severity and 'b' changed its detector parameters, 'a' reaches its first verdict
 	 * after one window and 'b' starts over with a new reference. */
+	/* 'leak' has a list parameter: equal by content across the two loads, so it is kept
+	 * (with its state: the leak seen before the reload still holds) and must not point into
+	 * the first configuration, which is freed. */
 	const char *v1 = "monitors:\n"
 	                 "  - {name: a, field: /x, detector: psi, reference: {size: 8},\n"
 	                 "     window: {size: 4}}\n"
 	                 "  - {name: b, field: /x, detector: psi, reference: {size: 8},\n"
-	                 "     window: {size: 4}}\n";
+	                 "     window: {size: 4}}\n"
+	                 "  - {name: leak, field: /t, detector: canary, params: {tokens: [S3]}}\n";
 	const char *v2 = "monitors:\n"
 	                 "  - {name: a, field: /x, detector: psi, reference: {size: 8},\n"
 	                 "     window: {size: 4}, severity: critical}\n"
 	                 "  - {name: b, field: /x, detector: psi, reference: {size: 8},\n"
-	                 "     window: {size: 4}, params: {bins: 4}}\n";
+	                 "     window: {size: 4}, params: {bins: 4}}\n"
+	                 "  - {name: leak, field: /t, detector: canary, params: {tokens: [S3]}}\n";
 	struct dd_config *c1 = load(v1), *c2 = load(v2);
 	struct dd_pipeline *p1, *p2;
 	char *trace = NULL;
@@ -177,23 +182,28 @@ static void test_adopt_keeps_unchanged_monitors(void **unused)
 	uint64_t idx = 0;
 	char rec[128];
 	for (int i = 0; i < 8; i++) {
-		snprintf(rec, sizeof(rec), "{\"model\":{\"id\":\"m\"},\"x\":%d}", i);
+		snprintf(rec, sizeof(rec), "{\"model\":{\"id\":\"m\"},\"x\":%d%s}", i,
+		         i == 7 ? ",\"t\":\"a S3 leak\"" : "");
 		feed(p1, rec, &idx);
 	}
 	assert_int_equal(dd_pipeline_new(c2, &o, &p2), 0);
-	assert_int_equal(dd_pipeline_adopt(p2, p1), 1);
+	assert_int_equal(dd_pipeline_adopt(p2, p1), 2);
 	dd_pipeline_free(p1);
+	dd_config_free(c1);
 	for (int i = 0; i < 4; i++) {
-		snprintf(rec, sizeof(rec), "{\"model\":{\"id\":\"m\"},\"x\":%d}", i);
+		snprintf(rec, sizeof(rec), "{\"model\":{\"id\":\"m\"},\"x\":%d,\"t\":\"%s\"}", i,
+		         i == 3 ? "S3 again" : "fine");
 		feed(p2, rec, &idx);
 	}
 	fflush(tf);
 	assert_non_null(strstr(trace, "{\"monitor\":\"a\",\"event.index\":11,"));
 	assert_null(strstr(trace, "\"monitor\":\"b\""));
+	/* the leak at 7 still holds at 8 (state kept), and the tokens are the new config's */
+	assert_non_null(strstr(trace, "{\"monitor\":\"leak\",\"event.index\":8,\"score\":1,"));
+	assert_non_null(strstr(trace, "{\"monitor\":\"leak\",\"event.index\":11,\"score\":1,"));
 	dd_pipeline_free(p2);
 	fclose(tf);
 	free(trace);
-	dd_config_free(c1);
 	dd_config_free(c2);
 }
 
