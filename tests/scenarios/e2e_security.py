@@ -65,6 +65,8 @@ def main():
                 if "security" not in first["tags"] and lab["monitor"] not in (
                         "amount-slow", "refusals"):
                     problems.append("no 'security' tag")
+                if lab["monitor"] == "refusals" and "threat:data_poisoning" in first["tags"]:
+                    problems.append("a monitor's own threat tag must replace the generic one")
                 if name == "canary_leak":
                     if first["priority"] != "Critical":
                         problems.append(f"canary leak priority {first['priority']}")
