@@ -40,9 +40,7 @@ uint64_t dd_sec_hash(const void *p, size_t n, uint64_t seed)
 
 int dd_ctab_init(struct dd_ctab *t, size_t cap, size_t stride, uint64_t seed)
 {
-	void (*on_evict)(void *, const void *) = t->on_evict;
-	memset(t, 0, sizeof(*t));
-	t->on_evict = on_evict;
+	memset(t, 0, sizeof(*t)); /* callbacks (on_evict, put, get) are set after init */
 	if (cap == 0 || cap > (1u << 24))
 		return -EINVAL;
 	size_t isz = 1;
