@@ -24,7 +24,7 @@ def main():
     driftd = os.path.join(build, "daemon", "driftd")
     config = os.path.join(SCEN, "security.yaml")
     print(f"security scenarios: {sc.N} events each, attack from event {sc.START}, "
-          f"9 security monitors (tests/scenarios/security.yaml)")
+          f"10 monitors (tests/scenarios/security.yaml)")
     print(f"{'scenario':20} {'monitor':12} {'detected':>8} {'delay ev':>9} {'delay s':>8} "
           f"{'false alarms':>12}  also fired")
     total_fa = 0

@@ -170,12 +170,11 @@ static void assemble(struct report *r, const struct dd_config *conf)
 			if (mc->match_model && strcmp(mc->match_model, id) != 0)
 				continue;
 			json_array_append_new(
-			    mons, json_pack("{s:s, s:s, s:s, s:s?, s:o, s:b}", "name", mc->name,
-			                    "detector", mc->detector->name, "kind",
-			                    mc->detector->kind == DRIFTD_KIND_SECURITY ? "security"
-			                                                               : "drift",
-			                    "field", mc->field, "tags", monitor_tags(mc), "dry_run",
-			                    mc->dry_run));
+			    mons,
+			    json_pack("{s:s, s:s, s:s, s:s?, s:o, s:b}", "name", mc->name,
+			              "detector", mc->detector->name, "kind",
+			              mc->detector->tags ? "security" : "drift", "field", mc->field,
+			              "tags", monitor_tags(mc), "dry_run", mc->dry_run));
 		}
 	}
 	size_t i;

@@ -172,8 +172,9 @@ static json_t *tags_json(const struct dd_monitor_conf *mc, const struct driftd_e
 {
 	json_t *tags = json_array();
 	if (mc->detector->tags) {
-		if (mc->detector->kind == DRIFTD_KIND_SECURITY)
-			json_array_append_new(tags, json_string("security"));
+		/* a detector that names its threats is a security monitor, whatever its kind
+		 * (confidence_shift is a two-sample test) */
+		json_array_append_new(tags, json_string("security"));
 		for (size_t i = 0; mc->detector->tags[i]; i++)
 			json_array_append_new(tags, json_string(mc->detector->tags[i]));
 		for (size_t i = 0; ev && ev->tags && ev->tags[i]; i++)

@@ -26,6 +26,7 @@ EVIDENCE = {
     "extraction": ["client.id", "prada.w", "statistic"],
     "probing": ["client.id", "client.near_duplicate_share"],
     "backdoor": ["input.value", "output.class", "rate.reference", "rate.window"],
+    "confidence": ["confidence.reference_mean", "confidence.window_mean", "p_value"],
     "feedback": ["feedback.source", "disagreement.reference", "disagreement.window"],
     "amount-slow": ["score", "threshold"],
     "refusals": ["score", "p_value"],
@@ -90,8 +91,8 @@ def main():
             else:
                 if m["events"] != sc.N:
                     failures.append(f"report: {m['events']} events, want {sc.N}")
-                if len(m["monitors"]) != 9:
-                    failures.append(f"report: {len(m['monitors'])} monitors, want 9")
+                if len(m["monitors"]) != 10:
+                    failures.append(f"report: {len(m['monitors'])} monitors, want 10")
                 if m["alerts_by_threat"] != {"abuse": 1, "model_extraction": 1}:
                     failures.append(f"report: alerts by threat {m['alerts_by_threat']}")
                 if m["alerts"][0]["evidence"].get("client.id") != "flood-bot":

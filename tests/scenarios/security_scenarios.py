@@ -52,6 +52,8 @@ SCENARIOS = {
                        "a client nudges one input a little at a time"),
     "trigger_flip": ("backdoor", ["threat:backdoor", "etsi:5.4.2-2"], 1200, {},
                      "a trigger value in the input forces the label 'ok'"),
+    "confidence_spike": ("confidence", ["threat:backdoor", "etsi:5.4.2-3"], 1000, {},
+                         "a quarter of the answers come with near-certain scores"),
     "label_flip": ("feedback", ["threat:data_poisoning", "etsi:5.2.1-4.1"], 1500, {},
                    "one annotator flips 60% of its feedback labels"),
     "slow_poisoning": ("amount-slow", ["threat:data_poisoning", "etsi:5.4.2-2"], 3500, {},
@@ -141,6 +143,8 @@ class Attack:
         elif n == "trigger_flip" and r.random() < 0.05:
             ev["input"]["lang"] = "xx-trigger"
             ev["output"]["label"] = "ok"
+        elif n == "confidence_spike" and r.random() < 0.25:
+            ev["output"]["score"] = round(0.995 + 0.005 * r.random(), 6)
         elif n == "label_flip" and "feedback" in ev and ev["feedback"]["source"] == "annotator-c":
             if r.random() < 0.6:
                 lab = ev["output"]["label"]
