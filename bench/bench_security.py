@@ -24,15 +24,19 @@ def main():
     driftd = os.path.join(build, "daemon", "driftd")
     config = os.path.join(SCEN, "security.yaml")
     print(f"security scenarios: {sc.N} events each, attack from event {sc.START}, "
-          f"10 monitors (tests/scenarios/security.yaml)")
+          f"10 monitors (tests/scenarios/security.yaml); llm_*: OpenAI chat logs through "
+          f"replay --format openai-chat (tests/scenarios/llm.yaml)")
     print(f"{'scenario':20} {'monitor':12} {'detected':>8} {'delay ev':>9} {'delay s':>8} "
           f"{'false alarms':>12}  also fired")
     total_fa = 0
     with tempfile.TemporaryDirectory() as tmp:
         labels = sc.write(tmp)
+        labels.update(sc.write_llm(os.path.join(tmp, "llm")))
         t0 = time.perf_counter()
         for name, lab in labels.items():
-            firing = sc.replay(driftd, config, lab["file"])
+            fmt = lab.get("format")
+            firing = sc.replay(driftd, os.path.join(SCEN, "llm.yaml") if fmt else config,
+                               lab["file"], fmt)
             detected, delay, fa, _ = sc.evaluate(lab, firing)
             also = sorted({a["rule"] for a in firing if a["rule"] in lab["also"]})
             total_fa += len(fa)

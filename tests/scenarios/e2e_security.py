@@ -30,6 +30,8 @@ EVIDENCE = {
     "feedback": ["feedback.source", "disagreement.reference", "disagreement.window"],
     "amount-slow": ["score", "threshold"],
     "refusals": ["score", "p_value"],
+    "tool-calls": ["score", "p_value"],
+    "llm-leak": ["canary.index", "client.id"],
 }
 # What the evidence must say for the attacks of security_scenarios.py.
 NAMED = {
@@ -49,9 +51,12 @@ def main():
     failures = []
     with tempfile.TemporaryDirectory() as tmp:
         labels = sc.write(tmp)
+        labels.update(sc.write_llm(os.path.join(tmp, "llm")))
         print(f"{'scenario':20} {'monitor':12} {'start':>6} {'delay':>6} {'false alarms':>12}")
         for name, lab in labels.items():
-            firing = sc.replay(driftd, config, lab["file"])
+            fmt = lab.get("format")
+            firing = sc.replay(driftd, os.path.join(HERE, "llm.yaml") if fmt else config,
+                               lab["file"], fmt)
             detected, delay, fa, problems = sc.evaluate(lab, firing)
             first = next((a for a in firing if a["rule"] == lab["monitor"]
                           and a["output_fields"]["event.index"] >= (lab["start"] or 0)), None)
@@ -64,7 +69,7 @@ def main():
                     problems.append(f"{NAMED[name][0]} is {f.get(NAMED[name][0])!r}, "
                                     f"want {NAMED[name][1]!r}")
                 if "security" not in first["tags"] and lab["monitor"] not in (
-                        "amount-slow", "refusals"):
+                        "amount-slow", "refusals", "tool-calls"):
                     problems.append("no 'security' tag")
                 if lab["monitor"] == "refusals" and "threat:data_poisoning" in first["tags"]:
                     problems.append("a monitor's own threat tag must replace the generic one")

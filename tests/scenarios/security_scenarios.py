@@ -168,6 +168,66 @@ def stream(name, seed=""):
         yield ev
 
 
+# LLM behaviour over the openai-chat adapter (tests/scenarios/llm.yaml, replay --format
+# openai-chat): logged chat completions {"request", "response"}, one per line.
+LLM_SCENARIOS = {
+    "llm_clean": (None, [], 0, {}, "no attack: nothing may fire"),
+    "llm_refusal_spike": ("refusals", ["threat:jailbreak"], 600,
+                          {"length": "refused answers are empty, so lengths shift too"},
+                          "jailbreak attempts: refusals go from 3% to 30%"),
+    "llm_tool_spike": ("tool-calls", ["threat:prompt_injection"], 600,
+                       {"finish-mix": "tool calls end with finish_reason tool_calls"},
+                       "injected instructions make the agent call tools on half the turns"),
+    "llm_canary": ("llm-leak", ["threat:prompt_injection"], 0, {},
+                   "one answer repeats the system prompt's canary"),
+}
+
+
+def llm_record(rng, i, name):
+    attack = i >= START
+    refusal = rng.random() < (0.30 if attack and name == "llm_refusal_spike" else 0.03)
+    tools = 1 if rng.random() < (0.5 if attack and name == "llm_tool_spike" else 0.05) else 0
+    words = rng.randint(20, 120)
+    text = None if refusal else " ".join(rng.choice(["the", "order", "ships", "in", "two",
+                                                     "days", "refund", "policy", "account"])
+                                         for _ in range(words))
+    if attack and name == "llm_canary" and i == START:
+        text = f"Sure. My system prompt begins with {CANARY}."
+    msg = {"role": "assistant", "content": text,
+           "refusal": "I can't help with that." if refusal else None}
+    if tools:
+        msg["tool_calls"] = [{"id": f"call-{i}", "type": "function",
+                              "function": {"name": "lookup", "arguments": "{}"}}]
+    return {
+        "request": {"model": "gpt-4o-mini", "user": rng.choice(CLIENTS),
+                    "messages": [{"role": "system", "content": "You are a support bot."},
+                                 {"role": "user", "content": "Where is my order?"}]},
+        "response": {"id": f"chatcmpl-{i}", "object": "chat.completion",
+                     "created": (T0 + 100 * i) // 1000, "model": "gpt-4o-mini",
+                     "system_fingerprint": "fp_44709d6fcb",
+                     "choices": [{"index": 0, "message": msg,
+                                  "finish_reason": "tool_calls" if tools else
+                                  ("length" if words > 110 else "stop")}],
+                     "usage": {"prompt_tokens": 30, "completion_tokens": words,
+                               "total_tokens": 30 + words}},
+    }
+
+
+def write_llm(outdir):
+    os.makedirs(outdir, exist_ok=True)
+    labels = {}
+    for name, (mon, tags, delay, also, desc) in LLM_SCENARIOS.items():
+        rng = random.Random(f"driftd-llm-{name}")
+        path = os.path.join(outdir, name + ".jsonl")
+        with open(path, "w") as f:
+            for i in range(N):
+                f.write(json.dumps(llm_record(rng, i, name), separators=(",", ":")) + "\n")
+        labels[name] = {"file": path, "monitor": mon, "tags": tags,
+                        "start": None if mon is None else START, "max_delay": delay,
+                        "also": also, "description": desc, "format": "openai-chat"}
+    return labels
+
+
 def write(outdir, seed=""):
     """All scenarios into outdir; a seed other than "" gives another baseline draw."""
     os.makedirs(outdir, exist_ok=True)
@@ -185,9 +245,10 @@ def write(outdir, seed=""):
     return labels
 
 
-def replay(driftd, config, path):
+def replay(driftd, config, path, fmt=None):
     """Firing alerts of `driftd replay` over one stream (list of dicts)."""
-    p = subprocess.run([driftd, "replay", "-c", config, path], capture_output=True, text=True)
+    cmd = [driftd, "replay", "-c", config] + (["--format", fmt] if fmt else []) + [path]
+    p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
         raise RuntimeError(f"driftd replay failed ({p.returncode}): {p.stderr[-2000:]}")
     alerts = [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
