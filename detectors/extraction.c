@@ -8,8 +8,11 @@
  * O(window log window) test off most events).
  *
  * Cheap companions go into the evidence, not the decision: the distinct-input ratio of the
- * client's history (exact repeats) and, when `confidence` points at the model's confidence,
- * the client's share of low-confidence (near-boundary) answers next to the population's.
+ * client's history (exact repeats); when `confidence` points at the model's confidence, the
+ * client's share of low-confidence (near-boundary) answers next to the population's; when
+ * `label` points at the predicted class, the entropy of the classes the client's answers
+ * covered (classes hashed into 16 buckets, normalised to [0, 1]) next to the population's:
+ * an extraction sweeps all classes evenly.
  *
  * The verdict stays on for `hold` events after the last breaching check and names the client.
  * Shapiro-Wilk follows scipy's swilk (AS R94); tests/oracle/gen_extraction.py checks W
@@ -29,6 +32,7 @@
 struct ex_config {
 	const char *client;
 	const char *confidence;
+	const char *label;
 	int64_t max_clients;
 	int64_t max_dim;
 	int64_t history;
@@ -49,6 +53,11 @@ static const struct driftd_param ex_params[] = {
      .offset = offsetof(struct ex_config, confidence),
      .description = "Optional: the answer's confidence (max probability), for the "
                     "near-boundary share in the evidence."},
+    {.name = "label",
+     .type = DRIFTD_PARAM_POINTER,
+     .offset = offsetof(struct ex_config, label),
+     .description = "Optional: the predicted class, for the class-coverage entropy in the "
+                    "evidence."},
     {.name = "max_clients",
      .type = DRIFTD_PARAM_INT,
      .offset = offsetof(struct ex_config, max_clients),
@@ -114,10 +123,11 @@ struct ex_client {
 	uint64_t queries;
 	uint64_t low; /* answers below low_confidence */
 	uint64_t rated;
-	uint32_t next_q; /* ring position in the query history */
-	uint32_t next_d; /* ring position in the distance window */
-	uint64_t n_d;    /* distances so far */
-	double w;        /* the last W (1 before any test) */
+	uint32_t classes[16]; /* answers per class bucket (label) */
+	uint32_t next_q;      /* ring position in the query history */
+	uint32_t next_d;      /* ring position in the distance window */
+	uint64_t n_d;         /* distances so far */
+	double w;             /* the last W (1 before any test) */
 };
 
 struct ex_state {
@@ -128,7 +138,9 @@ struct ex_state {
 	double *sorted; /* scratch */
 	uint64_t dim;
 	uint64_t events;
-	uint64_t low, rated; /* population */
+	uint64_t low, rated;  /* population */
+	uint64_t classes[16]; /* population, per class bucket */
+	double client_entropy;
 	int64_t last_breach;
 	double w;
 	char client[DD_SEC_ID_MAX];
@@ -165,6 +177,7 @@ static int ex_init(struct driftd_ctx *ctx)
 	st->last_breach = -1;
 	st->w = 1;
 	st->client_low = (double)NAN;
+	st->client_entropy = (double)NAN;
 	st->stride = ex_stride(c);
 	st->a = calloc((size_t)c->window / 2 + 1, sizeof(double));
 	st->sorted = calloc((size_t)c->window, sizeof(double));
@@ -190,8 +203,21 @@ static void ex_done(struct driftd_ctx *ctx)
 	st->a = st->sorted = NULL;
 }
 
+/* Normalised entropy of bucket counts (0: one class, 1: all 16 buckets alike). */
+static double bucket_entropy(const uint64_t *k)
+{
+	double n = 0, h = 0;
+	for (int i = 0; i < 16; i++)
+		n += (double)k[i];
+	for (int i = 0; i < 16 && n > 0; i++)
+		if (k[i])
+			h -= (double)k[i] / n * log((double)k[i] / n);
+	return n > 0 ? h / log(16) : (double)NAN;
+}
+
 static int ex_feed(struct driftd_ctx *ctx, const struct driftd_value *v,
-                   const struct driftd_value *cl, const struct driftd_value *conf)
+                   const struct driftd_value *cl, const struct driftd_value *conf,
+                   const struct driftd_value *label)
 {
 	const struct ex_config *c = ctx->config;
 	struct ex_state *st = ctx->state;
@@ -219,6 +245,14 @@ static int ex_feed(struct driftd_ctx *ctx, const struct driftd_value *v,
 	st->t.weight[slot] += 1;
 	if (fresh)
 		p->w = 1;
+	if (label && (label->type == DRIFTD_VALUE_STRING || label->type == DRIFTD_VALUE_NUMBER)) {
+		uint64_t h = label->type == DRIFTD_VALUE_STRING
+		                 ? dd_sec_hash(label->str, label->len, 0)
+		                 : dd_sec_hash(&label->num, sizeof(label->num), 0);
+		if (p->classes[h & 15] < UINT32_MAX)
+			p->classes[h & 15]++;
+		st->classes[h & 15]++;
+	}
 	if (conf && conf->type == DRIFTD_VALUE_NUMBER) {
 		bool low = conf->num < c->low_confidence;
 		p->rated++;
@@ -270,13 +304,17 @@ static int ex_feed(struct driftd_ctx *ctx, const struct driftd_value *v,
 		}
 		st->distinct = (double)distinct / (double)kept;
 		st->client_low = p->rated ? (double)p->low / (double)p->rated : (double)NAN;
+		uint64_t k[16];
+		for (int i = 0; i < 16; i++)
+			k[i] = p->classes[i];
+		st->client_entropy = bucket_entropy(k);
 	}
 	return 0;
 }
 
 static int ex_update(struct driftd_ctx *ctx, const struct driftd_value *v)
 {
-	return ex_feed(ctx, v, NULL, NULL);
+	return ex_feed(ctx, v, NULL, NULL, NULL);
 }
 
 static int ex_update_event(struct driftd_ctx *ctx, const struct driftd_event *e)
@@ -287,7 +325,8 @@ static int ex_update_event(struct driftd_ctx *ctx, const struct driftd_event *e)
 	                                    ? &e->aux[0]
 	                                : e->client_id.s ? &meta
 	                                                 : NULL;
-	return ex_feed(ctx, e->value, cl, e->n_aux > 1 ? &e->aux[1] : NULL);
+	return ex_feed(ctx, e->value, cl, e->n_aux > 1 ? &e->aux[1] : NULL,
+	               e->n_aux > 2 ? &e->aux[2] : NULL);
 }
 
 static int ex_evaluate(struct driftd_ctx *ctx, struct driftd_verdict *out)
@@ -314,6 +353,10 @@ static int ex_evaluate(struct driftd_ctx *ctx, struct driftd_verdict *out)
 	dd_ev_num(ev, "prada.w", st->w);
 	dd_ev_int(ev, "client.queries", (double)st->client_queries);
 	dd_ev_num(ev, "client.distinct_ratio", st->distinct);
+	if (isfinite(st->client_entropy)) {
+		dd_ev_num(ev, "client.class_entropy", st->client_entropy);
+		dd_ev_num(ev, "population.class_entropy", bucket_entropy(st->classes));
+	}
 	if (isfinite(st->client_low)) {
 		dd_ev_num(ev, "client.low_confidence_share", st->client_low);
 		dd_ev_num(ev, "population.low_confidence_share",
@@ -338,6 +381,9 @@ static int ex_snapshot(const struct driftd_ctx *ctx, struct driftd_buf *b)
 	driftd_buf_put_f64(b, st->distinct);
 	driftd_buf_put_f64(b, isfinite(st->client_low) ? st->client_low : -1);
 	driftd_buf_put_u64(b, st->client_queries);
+	for (int i = 0; i < 16; i++)
+		driftd_buf_put_u64(b, st->classes[i]);
+	driftd_buf_put_f64(b, isfinite(st->client_entropy) ? st->client_entropy : -1);
 	dd_ctab_snapshot(&st->t, b);
 	return b->err;
 }
@@ -372,6 +418,11 @@ static int ex_get(void *payload, struct driftd_reader *r, const void *arg)
 	    p->n_d + 1 != (p->queries ? p->queries : 1) || (p->queries == 0 && p->n_d) ||
 	    p->next_q != p->queries % h || p->next_d != p->n_d % w || (p->queries && !st->dim))
 		return -EBADMSG;
+	uint64_t labelled = 0;
+	for (int i = 0; i < 16; i++)
+		labelled += p->classes[i];
+	if (labelled > p->queries)
+		return -EBADMSG;
 	size_t hq = p->queries < h ? (size_t)p->queries : (size_t)h;
 	size_t hd = p->n_d < w ? (size_t)p->n_d : (size_t)w;
 	double *qs = (double *)(p + 1);
@@ -400,6 +451,23 @@ static void ex_reset(struct ex_state *st)
 	st->client[0] = '\0';
 	st->distinct = 0;
 	st->client_low = (double)NAN;
+	memset(st->classes, 0, sizeof(st->classes));
+	st->client_entropy = (double)NAN;
+}
+
+static int ex_rd_classes(struct driftd_reader *r, struct ex_state *st)
+{
+	uint64_t sum = 0;
+	double e;
+	for (int i = 0; i < 16; i++) {
+		if (driftd_rd_u64(r, &st->classes[i]) < 0)
+			return -EBADMSG;
+		sum += st->classes[i];
+	}
+	if (sum > st->events || driftd_rd_f64_finite(r, &e) < 0 || !(e == -1 || (e >= 0 && e <= 1)))
+		return -EBADMSG;
+	st->client_entropy = e < 0 ? (double)NAN : e;
+	return 0;
 }
 
 static int ex_restore(struct driftd_ctx *ctx, uint32_t version, const void *data, size_t len)
@@ -418,7 +486,7 @@ static int ex_restore(struct driftd_ctx *ctx, uint32_t version, const void *data
 	    driftd_rd(&r, st->client, sizeof(st->client)) < 0 ||
 	    !memchr(st->client, '\0', sizeof(st->client)) ||
 	    driftd_rd_f64_finite(&r, &st->distinct) < 0 || driftd_rd_f64_finite(&r, &cl) < 0 ||
-	    driftd_rd_u64(&r, &st->client_queries) < 0 ||
+	    driftd_rd_u64(&r, &st->client_queries) < 0 || ex_rd_classes(&r, st) < 0 ||
 	    (last != UINT64_MAX && last > st->events) ||
 	    dd_ctab_restore(&st->t, &r, NULL, NULL) < 0 || r.left)
 		goto bad;
