@@ -344,7 +344,7 @@ static void *own(struct vctx *v, struct dd_monitor_conf *m, void *p)
 /* A LIST parameter from a JSON list: strings (first column) or, for record lists, objects
  * whose keys are the columns. `src` names where it came from in messages. */
 static void list_from_json(struct vctx *v, struct dd_monitor_conf *m, const struct driftd_param *p,
-                           const json_t *arr, struct dd_pos pos, const char *src)
+                           const json_t *arr, struct dd_pos pos, const char *src, bool in_doc)
 {
 	size_t cols = dd_param_list_cols(p), n = json_array_size(arr);
 	const char **items = own(v, m, calloc(n * cols + 1, sizeof(char *)));
@@ -353,6 +353,9 @@ static void list_from_json(struct vctx *v, struct dd_monitor_conf *m, const stru
 	size_t i;
 	const json_t *it;
 	json_array_foreach (arr, i, it) {
+		/* inline lists: each item's own position; from a file: the key's */
+		if (in_doc)
+			pos = dd_yaml_pos_item(v->doc, arr, i);
 		for (size_t c = 0; c < cols; c++)
 			items[i * cols + c] = "";
 		if (json_is_string(it)) {
@@ -440,7 +443,7 @@ static void list_from_file(struct vctx *v, struct dd_monitor_conf *m, const stru
 	free(buf);
 	if (arr) {
 		own_json(m, arr);
-		list_from_json(v, m, p, arr, pos, path);
+		list_from_json(v, m, p, arr, pos, path, false);
 	}
 	free(path);
 }
@@ -478,7 +481,7 @@ static void parse_text_param(struct vctx *v, const json_t *params, const char *k
 		return;
 	}
 	own_json(m, json_incref((json_t *)val));
-	list_from_json(v, m, p, val, pos, "params");
+	list_from_json(v, m, p, val, pos, "params", true);
 }
 
 static void parse_params(struct vctx *v, const json_t *mon, struct dd_monitor_conf *m)
