@@ -90,6 +90,12 @@ def main():
           "pipeline >= 1M events/s per core")
     print()
 
+    # State snapshots: size and time per 1000 monitors, restore time, cost of the interval.
+    p, _, _, _ = timed([os.path.join(build, "bench", "bench_state"),
+                        os.path.join(work, "state-bench")])
+    print(p.stdout.rstrip())
+    print()
+
     # Alert delivery: spool cost per alert and alerts/s through the webhook sink.
     p = subprocess.run([sys.executable, os.path.join(HERE, "bench_webhook.py"), build],
                        capture_output=True, text=True)

@@ -209,8 +209,11 @@ int dd_cmd_demo(int argc, char **argv)
 		timerfd_settime(tfd, 0, &deadline, NULL);
 	fprintf(stderr, "driftd demo: %zu monitors; alerts follow on stdout\n", conf->n_monitors);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	struct dd_kafka_opts ko = {
-	    .log = stderr, .brokers = bootstraps, .stop_after = so.n, .stop_fd = tfd};
+	struct dd_kafka_opts ko = {.log = stderr,
+	                           .brokers = bootstraps,
+	                           .stop_after = so.n,
+	                           .stop_fd = tfd,
+	                           .stateless = true};
 	struct dd_pipeline_opts po = {.log = stderr, .announce = true, .wall_clock = true};
 	status = dd_serve(conf, &ko, &po); /* takes conf */
 	conf = NULL;

@@ -13,6 +13,7 @@
 #include "kafka_replay.h"
 #include "pipeline.h"
 #include "reader.h"
+#include "state_store.h"
 
 static void replay_usage(FILE *out)
 {
@@ -30,12 +31,30 @@ static void replay_usage(FILE *out)
 	    "(structured),\n"
 	    "                          kserve-v2, openai-chat or auto records (docs/formats.md)\n"
 	    "      --flush-timeout SEC wait at most SEC seconds for sinks at the end (default 30)\n"
+	    "      --save-state FILE   write the monitors' state at the end as a state document\n"
+	    "                          (`driftd state import` seeds the service with it)\n"
 	    "  -q, --quiet             no summary on stderr\n"
 	    "  -h, --help              this help\n"
 	    "\n"
 	    "Exit status: 0 when the input was processed (whatever it contained), 1 on a bad\n"
 	    "configuration or an unreadable input, 2 on a bad command line.\n",
 	    out);
+}
+
+/* The monitors' state after the replay, without Kafka positions: a service seeded with it
+ * starts with the references (and sums) learnt offline, and reads Kafka from its committed
+ * offsets. */
+static int save(const struct dd_pipeline *p, const char *path)
+{
+	struct dd_positions none = {0};
+	json_t *doc = dd_state_document(p, &none);
+	int rc =
+	    doc ? json_dump_file(doc, path, JSON_SORT_KEYS | JSON_REAL_PRECISION(17) | JSON_COMPACT)
+	        : -1;
+	json_decref(doc);
+	if (rc < 0)
+		fprintf(stderr, "driftd replay: cannot write the state to %s\n", path);
+	return rc < 0 ? -EIO : 0;
 }
 
 int dd_cmd_replay(int argc, char **argv)
@@ -45,6 +64,7 @@ int dd_cmd_replay(int argc, char **argv)
 	    {"trace", required_argument, NULL, 't'},
 	    {"format", required_argument, NULL, 'M'},
 	    {"flush-timeout", required_argument, NULL, 'F'},
+	    {"save-state", required_argument, NULL, 'S'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"kafka-topic", required_argument, NULL, 'K'},
 	    {"brokers", required_argument, NULL, 'B'},
@@ -53,7 +73,7 @@ int dd_cmd_replay(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
-	const char *config = NULL, *trace = NULL;
+	const char *config = NULL, *trace = NULL, *save_state = NULL;
 	enum dd_format format = DD_FORMAT_NATIVE;
 	struct dd_adapter *adapter = NULL;
 	bool quiet = false;
@@ -65,6 +85,9 @@ int dd_cmd_replay(int argc, char **argv)
 		switch (c) {
 		case 'c':
 			config = optarg;
+			break;
+		case 'S':
+			save_state = optarg;
 			break;
 		case 't':
 			trace = optarg;
@@ -187,6 +210,8 @@ int dd_cmd_replay(int argc, char **argv)
 	}
 done:
 	if (dd_pipeline_flush(p) < 0)
+		status = DD_EXIT_FAIL;
+	if (save_state && status == DD_EXIT_OK && save(p, save_state) < 0)
 		status = DD_EXIT_FAIL;
 	if (!quiet)
 		dd_pipeline_summary(p, stderr);

@@ -1,8 +1,12 @@
-/* Kafka source (see kafka_source.h). At-least-once: enable.auto.offset.store is off and each
- * record's offset is stored (rd_kafka_offset_store, offset + 1, no allocation) only after
- * dd_pipeline_feed returned for it; auto-commit then commits stored offsets. Processing is
- * synchronous in the poll loop, so the only queue is librdkafka's own, bounded by
- * queued.max.messages.kbytes: a slow pipeline slows fetching instead of growing memory. */
+/* Kafka source (see kafka_source.h). Exactly-once effect on the monitors: each record's next
+ * offset is noted in a positions table after dd_pipeline_feed returned for it; a snapshot
+ * (daemon/state_store.c) writes the monitors' state and those positions together, and only
+ * then are the offsets stored for commit (enable.auto.offset.store is off; auto-commit or
+ * the explicit commits on revoke and shutdown send them). On assignment each partition
+ * resumes at the snapshot's offset, and records below it are skipped. Without a state store
+ * (tests, the demo) offsets are stored after each record: at least once.
+ * Processing is synchronous in the poll loop, so the only queue is librdkafka's own, bounded
+ * by queued.max.messages.kbytes: a slow pipeline slows fetching instead of growing memory. */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -13,7 +17,9 @@
 #include <systemd/sd-daemon.h>
 
 #include "adapt.h"
+#include "alert.h"
 #include "kafka_source.h"
+#include "state_store.h"
 
 #define DD_STATUS_INTERVAL_MS 30000
 /* Headers beyond this many are ignored (CloudEvents needs about ten). */
@@ -31,6 +37,14 @@ struct dd_kafka_source {
 	int64_t last_watchdog_ms;
 	int64_t last_status_ms;
 	uint64_t last_status_records;
+	/* State: the positions the monitors' state covers, and where it is written. */
+	struct dd_state_store *state;
+	struct dd_positions pos;
+	struct dd_partition_pos *last_pos; /* the partition of the previous record */
+	struct dd_pipeline *p;             /* the pipeline being fed (for revoke snapshots) */
+	int64_t last_snapshot_ms;
+	uint64_t records_at_snapshot;
+	bool snapshot_failing;
 };
 
 /* Consumer lag summed over the assigned partitions, from librdkafka's cached high watermarks
@@ -95,6 +109,20 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 {
 	struct dd_kafka_source *s = opaque;
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		/* Resume where the restored state stops: records below are in it already. */
+		for (int i = 0; s->state && i < parts->cnt; i++) {
+			rd_kafka_topic_partition_t *tp = &parts->elems[i];
+			struct dd_partition_pos *pp =
+			    dd_positions_find(&s->pos, tp->topic, tp->partition);
+			if (!pp || pp->next < 0)
+				continue;
+			tp->offset = pp->next;
+			if (s->opts.log)
+				fprintf(s->opts.log,
+				        "driftd: kafka: %s[%d] resumes at offset %lld (the state "
+				        "snapshot's)\n",
+				        tp->topic, (int)tp->partition, (long long)pp->next);
+		}
 		rd_kafka_assign(rk, parts);
 		s->st.assigned = parts->cnt;
 		if (s->opts.log)
@@ -102,9 +130,12 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			        parts->cnt == 1 ? "" : "s");
 		return;
 	}
-	/* Revoked (or an error): commit what was processed before the partitions go, so the
-	 * next owner starts where we stopped rather than at the last auto-commit. */
-	rd_kafka_commit(rk, NULL, 0);
+	/* Revoked (or an error): snapshot and commit what was processed before the partitions
+	 * go, so the next owner starts where we stopped rather than at the last commit. */
+	if (s->p)
+		dd_kafka_source_snapshot(s, s->p, true);
+	else
+		rd_kafka_commit(rk, NULL, 0);
 	rd_kafka_assign(rk, NULL);
 	s->st.assigned = 0;
 	if (s->opts.log)
@@ -293,6 +324,9 @@ static void consumer_error(struct dd_kafka_source *s, const rd_kafka_message_t *
 int dd_kafka_source_run(struct dd_kafka_source *s, struct dd_pipeline *p)
 {
 	unsigned polls = 0;
+	s->p = p;
+	if (!s->last_snapshot_ms)
+		s->last_snapshot_ms = dd_kafka_now_ms();
 	for (;;) {
 		/* The signal check costs a syscall: do it every few polls, and on idle ones. */
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, 100);
@@ -301,6 +335,9 @@ int dd_kafka_source_run(struct dd_kafka_source *s, struct dd_pipeline *p)
 		int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 		dd_pipeline_tick(p, now_ms);
 		status_line(s, p, now_ms);
+		/* Idle partitions still get their snapshot (the last records' offsets). */
+		if (!m && s->state && now_ms - s->last_snapshot_ms >= s->conf->snapshot_interval_ms)
+			dd_kafka_source_snapshot(s, p, false);
 		/* The watchdog is fed from this loop, so a hung pipeline stops feeding it. */
 		if (s->watchdog_usec &&
 		    (now_ms - s->last_watchdog_ms) * 2000 >= (int64_t)s->watchdog_usec) {
@@ -333,18 +370,147 @@ int dd_kafka_source_run(struct dd_kafka_source *s, struct dd_pipeline *p)
 		    .offset = m->offset,
 		    .index = s->st.records,
 		};
+		struct dd_partition_pos *pp = NULL;
+		if (s->state) {
+			pp = s->last_pos && s->last_pos->partition == m->partition &&
+			             strcmp(s->last_pos->topic, at.topic) == 0
+			         ? s->last_pos
+			         : dd_positions_get(&s->pos, at.topic, m->partition);
+			if (!pp) {
+				rd_kafka_message_destroy(m);
+				return -ENOMEM;
+			}
+			s->last_pos = pp;
+			if (pp->next > m->offset) {
+				/* Already in the restored state (a re-delivery): not again. */
+				s->st.skipped++;
+				rd_kafka_message_destroy(m);
+				continue;
+			}
+		}
 		if (m->len > s->conf->max_record)
 			s->st.too_large++;
 		int rc = dd_kafka_feed(s->adapter, p, m, &at, s->conf->max_record);
 		s->st.records++;
-		if (rc == 0 && rd_kafka_offset_store(m->rkt, m->partition, m->offset) == 0)
+		if (rc == 0 && pp)
+			pp->next = m->offset + 1;
+		else if (rc == 0 && rd_kafka_offset_store(m->rkt, m->partition, m->offset) == 0)
 			s->st.stored++;
 		rd_kafka_message_destroy(m);
 		if (rc < 0)
 			return rc;
+		if (s->state && now_ms - s->last_snapshot_ms >= s->conf->snapshot_interval_ms)
+			dd_kafka_source_snapshot(s, p, false);
 		if (s->opts.stop_after && s->st.records >= s->opts.stop_after)
 			return 0;
 	}
+}
+
+int64_t dd_kafka_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void dd_kafka_source_set_state(struct dd_kafka_source *s, struct dd_state_store *st,
+                               struct dd_positions *restored)
+{
+	s->state = st;
+	dd_positions_free(&s->pos);
+	s->pos = *restored;
+	*restored = (struct dd_positions){0};
+	s->last_pos = NULL;
+}
+
+/* A failing state write is an alert (the monitors' memory is at risk), and its recovery too. */
+static void state_alert(struct dd_kafka_source *s, struct dd_pipeline *p, bool failing,
+                        const char *what)
+{
+	char out[512], episode[32];
+	snprintf(out, sizeof(out),
+	         failing ? "Cannot write the state snapshot in %s: %s; offsets are not committed "
+	                   "past the last good snapshot, so a restart re-reads from there"
+	                 : "State snapshots in %s are written again%s",
+	         dd_state_dir(s->state), what);
+	snprintf(episode, sizeof(episode), "%lld", (long long)s->st.snapshot_fail_since_ms);
+	json_t *f = json_object();
+	json_object_set_new(f, "state.dir", json_string(dd_state_dir(s->state)));
+	json_object_set_new(f, "error", json_string(what));
+	static const char *const tags[] = {"threat:monitor_integrity", "etsi:5.2.1-3", NULL};
+	struct dd_self_alert sa = {.rule = "driftd.state_write_failed",
+	                           .status = failing ? "firing" : "resolved",
+	                           .severity = DD_SEV_ERROR,
+	                           .key = dd_state_dir(s->state),
+	                           .episode = episode,
+	                           .output = out,
+	                           .tags = tags,
+	                           .fields = f,
+	                           .time_ms = dd_kafka_now_ms()};
+	dd_pipeline_self_alert(p, &sa);
+}
+
+int dd_kafka_source_snapshot(struct dd_kafka_source *s, struct dd_pipeline *p, bool commit_sync)
+{
+	s->last_snapshot_ms = dd_kafka_now_ms();
+	if (!s->state) {
+		if (commit_sync)
+			rd_kafka_commit(s->rk, NULL, 0);
+		return 0;
+	}
+	uint64_t gen = 0;
+	int rc = s->st.records == s->records_at_snapshot && !commit_sync && !s->snapshot_failing
+	             ? 0 /* nothing new */
+	             : dd_state_save(s->state, p, &s->pos, &gen);
+	if (rc < 0) {
+		s->st.snapshot_failures++;
+		if (!s->snapshot_failing) {
+			s->snapshot_failing = true;
+			s->st.snapshot_fail_since_ms = s->last_snapshot_ms;
+			if (s->opts.log)
+				fprintf(s->opts.log,
+				        "driftd: state: cannot write a snapshot in %s: %s\n",
+				        dd_state_dir(s->state), strerror(-rc));
+			state_alert(s, p, true, strerror(-rc));
+		}
+		return rc;
+	}
+	if (gen) {
+		s->st.snapshots++;
+		s->st.generation = gen;
+		s->records_at_snapshot = s->st.records;
+		if (s->snapshot_failing) {
+			s->snapshot_failing = false;
+			if (s->opts.log)
+				fprintf(s->opts.log,
+				        "driftd: state: snapshots written again (generation "
+				        "%llu)\n",
+				        (unsigned long long)gen);
+			state_alert(s, p, false, "");
+		}
+	}
+	/* The snapshot is durable: its offsets may now be committed. Only partitions still
+	 * assigned: storing an offset for another owner's partition is refused anyway. */
+	rd_kafka_topic_partition_list_t *parts = NULL;
+	if (rd_kafka_assignment(s->rk, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts) {
+		int n = 0;
+		for (int i = 0; i < parts->cnt; i++) {
+			rd_kafka_topic_partition_t *tp = &parts->elems[i];
+			struct dd_partition_pos *pp =
+			    dd_positions_find(&s->pos, tp->topic, tp->partition);
+			tp->offset = pp && pp->next >= 0 ? pp->next : RD_KAFKA_OFFSET_INVALID;
+			n += tp->offset >= 0;
+		}
+		if (n && rd_kafka_offsets_store(s->rk, parts) == RD_KAFKA_RESP_ERR_NO_ERROR)
+			s->st.stored += (uint64_t)n;
+		rd_kafka_topic_partition_list_destroy(parts);
+	}
+	if (commit_sync) {
+		rd_kafka_resp_err_t e = rd_kafka_commit(s->rk, NULL, 0);
+		if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET && s->opts.log)
+			fprintf(s->opts.log, "driftd: kafka: commit: %s\n", rd_kafka_err2str(e));
+	}
+	return 0;
 }
 
 int dd_kafka_source_close(struct dd_kafka_source *s)
@@ -374,6 +540,7 @@ void dd_kafka_source_free(struct dd_kafka_source *s)
 		dd_kafka_source_close(s);
 		rd_kafka_destroy(s->rk);
 	}
+	dd_positions_free(&s->pos);
 	free(s);
 }
 

@@ -23,13 +23,20 @@ struct dd_kafka_opts {
 	int stop_fd;
 	/* Service mode: stop_fd is a signalfd and SIGHUP reloads this configuration file. */
 	const char *reload_path;
+	/* No state store (the demo: nothing to resume, nothing to keep). */
+	bool stateless;
 };
 
 struct dd_kafka_stats {
 	uint64_t records;
 	uint64_t too_large;
-	uint64_t errors;   /* consumer errors reported by librdkafka */
-	uint64_t stored;   /* offsets stored for commit */
+	uint64_t errors;            /* consumer errors reported by librdkafka */
+	uint64_t stored;            /* offsets stored for commit */
+	uint64_t skipped;           /* re-delivered records below the restored state's offsets */
+	uint64_t snapshots;         /* state snapshots written */
+	uint64_t snapshot_failures; /* ... that failed */
+	uint64_t generation;        /* the last one written */
+	int64_t snapshot_fail_since_ms;
 	int assigned;      /* partitions currently assigned */
 	uint64_t pending;  /* request/response halves waiting for their other half */
 	uint64_t unpaired; /* halves that never paired (expired or evicted) */
@@ -43,6 +50,16 @@ int dd_kafka_source_run(struct dd_kafka_source *s, struct dd_pipeline *p);
 /* After a reload: the source reads its limits from the new configuration (the Kafka settings
  * themselves take effect at the next start). */
 void dd_kafka_source_set_config(struct dd_kafka_source *s, const struct dd_config *c);
+/* Service mode: snapshots go to st, and partitions resume at `restored` (taken over). */
+struct dd_state_store;
+struct dd_positions;
+void dd_kafka_source_set_state(struct dd_kafka_source *s, struct dd_state_store *st,
+                               struct dd_positions *restored);
+/* Write a snapshot of p with the positions now (a no-op when nothing changed, unless
+ * commit_sync), then store its offsets for commit; commit_sync commits them at once (revoke,
+ * shutdown). Without a state store: commit_sync commits what was stored. */
+int dd_kafka_source_snapshot(struct dd_kafka_source *s, struct dd_pipeline *p, bool commit_sync);
+int64_t dd_kafka_now_ms(void);
 /* Commit what was stored and leave the group; idempotent. */
 int dd_kafka_source_close(struct dd_kafka_source *s);
 void dd_kafka_source_free(struct dd_kafka_source *s);

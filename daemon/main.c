@@ -21,6 +21,7 @@ static void usage(FILE *out)
 	    "  report -c FILE INPUT...       coverage and evidence summary per model (audits)\n"
 	    "  detectors [--json|--markdown] list detectors and their parameters\n"
 	    "  demo                          synthetic model traffic with a poisoning episode\n"
+	    "  state list|export|restore|import -c FILE   the service's state snapshots\n"
 	    "\n"
 	    "Options:\n"
 	    "  -h, --help      show help (also after a command: driftd replay --help)\n"
@@ -56,6 +57,8 @@ int main(int argc, char **argv)
 		return dd_cmd_detectors(argc - 1, argv + 1);
 	if (strcmp(cmd, "demo") == 0)
 		return dd_cmd_demo(argc - 1, argv + 1);
+	if (strcmp(cmd, "state") == 0)
+		return dd_cmd_state(argc - 1, argv + 1);
 	if (strcmp(cmd, "purge") == 0)
 		return dd_cmd_purge(argc - 1, argv + 1);
 	if (strcmp(cmd, "baseline") == 0)

@@ -2,6 +2,7 @@
  * resolved, fingerprint) and collectd's threshold plugin (Hits = `for`, an explicit OKAY =
  * `resolved`). Ids are content-derived so a notification keeps its id across retries and
  * restarts (it is the webhook-id). */
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -64,8 +65,13 @@ enum dd_transition dd_alert_step(struct dd_alert_state *a, const struct dd_monit
 {
 	if (v->drift) {
 		a->clean = 0;
-		if (a->breaches == 0 && !a->firing)
+		if (a->breaches == 0 && !a->firing) {
 			a->episode = *at;
+			snprintf(a->episode_topic, sizeof(a->episode_topic), "%s",
+			         at->topic ? at->topic : "");
+			a->episode.topic = NULL;
+			a->episode.input = NULL;
+		}
 		if (a->breaches < UINT32_MAX)
 			a->breaches++;
 		if (a->firing)
@@ -118,11 +124,11 @@ static void alert_id(const struct dd_alert_state *a, const char *status, char ou
 {
 	char buf[256];
 	const struct dd_origin *e = &a->episode;
-	int n = e->kafka ? snprintf(buf, sizeof(buf), "%s|kafka|%s|%" PRId32 "|%" PRId64 "|%s",
-	                            a->fingerprint, e->topic ? e->topic : "", e->partition,
-	                            e->offset, status)
-	                 : snprintf(buf, sizeof(buf), "%s|replay|%" PRIu64 "|%s", a->fingerprint,
-	                            e->index, status);
+	int n = e->kafka
+	            ? snprintf(buf, sizeof(buf), "%s|kafka|%s|%" PRId32 "|%" PRId64 "|%s",
+	                       a->fingerprint, a->episode_topic, e->partition, e->offset, status)
+	            : snprintf(buf, sizeof(buf), "%s|replay|%" PRIu64 "|%s", a->fingerprint,
+	                       e->index, status);
 	/* A repeat is a notification of its own: receivers must not drop it as a retry. */
 	if (a->repeats && strcmp(status, "firing") == 0 && n > 0 && (size_t)n < sizeof(buf))
 		n += snprintf(buf + n, sizeof(buf) - (size_t)n, "|repeat%" PRIu32, a->repeats);
@@ -310,4 +316,61 @@ json_t *dd_alert_json(const struct dd_alert_info *in)
 	if (mc->dry_run)
 		json_object_set_new(a, "dry_run", json_true());
 	return a;
+}
+
+json_t *dd_alert_state_save(const struct dd_alert_state *a)
+{
+	const struct dd_origin *e = &a->episode;
+	return json_pack("{s:i, s:i, s:b, s:b, s:b, s:I, s:I, s:I, s:i, s:{s:b, s:s, s:i, s:I, "
+	                 "s:I, s:I}}",
+	                 "breaches", (int)a->breaches, "clean", (int)a->clean, "firing", a->firing,
+	                 "muted", a->muted, "ever_resolved", a->ever_resolved, "resolved_ms",
+	                 (json_int_t)a->resolved_ms, "suppressed", (json_int_t)a->suppressed,
+	                 "notified_ms", (json_int_t)a->notified_ms, "repeats", (int)a->repeats,
+	                 "episode", "kafka", e->kafka, "topic", a->episode_topic, "partition",
+	                 (int)e->partition, "offset", (json_int_t)e->offset, "index",
+	                 (json_int_t)e->index, "line", (json_int_t)e->line);
+}
+
+int dd_alert_state_load(struct dd_alert_state *a, const json_t *j, char *why, size_t whysz)
+{
+	json_int_t breaches, clean, repeats, partition, resolved, suppressed, notified, offset,
+	    index, line;
+	int firing, muted, ever, kafka;
+	const char *topic;
+	json_error_t err;
+	if (json_unpack_ex((json_t *)j, &err, JSON_STRICT,
+	                   "{s:I, s:I, s:b, s:b, s:b, s:I, s:I, s:I, s:I, s:{s:b, s:s, s:I, s:I, "
+	                   "s:I, s:I}}",
+	                   "breaches", &breaches, "clean", &clean, "firing", &firing, "muted",
+	                   &muted, "ever_resolved", &ever, "resolved_ms", &resolved, "suppressed",
+	                   &suppressed, "notified_ms", &notified, "repeats", &repeats, "episode",
+	                   "kafka", &kafka, "topic", &topic, "partition", &partition, "offset",
+	                   &offset, "index", &index, "line", &line) < 0) {
+		snprintf(why, whysz, "alert state: %s", err.text);
+		return -EBADMSG;
+	}
+	if (breaches < 0 || breaches > UINT32_MAX || clean < 0 || clean > UINT32_MAX ||
+	    repeats < 0 || repeats > UINT32_MAX || suppressed < 0 || partition < INT32_MIN ||
+	    partition > INT32_MAX || index < 0 || line < 0 || strlen(topic) >= 256 ||
+	    (muted && !firing)) {
+		snprintf(why, whysz, "alert state: a value out of range");
+		return -EBADMSG;
+	}
+	a->breaches = (unsigned)breaches;
+	a->clean = (unsigned)clean;
+	a->firing = firing;
+	a->muted = muted;
+	a->ever_resolved = ever;
+	a->resolved_ms = resolved;
+	a->suppressed = (uint64_t)suppressed;
+	a->notified_ms = notified;
+	a->repeats = (uint32_t)repeats;
+	a->episode = (struct dd_origin){.kafka = kafka,
+	                                .partition = (int32_t)partition,
+	                                .offset = offset,
+	                                .index = (uint64_t)index,
+	                                .line = (uint64_t)line};
+	snprintf(a->episode_topic, sizeof(a->episode_topic), "%s", topic);
+	return 0;
 }

@@ -19,8 +19,11 @@ struct dd_alert_state {
 	unsigned breaches;    /* consecutive breaching verdicts */
 	unsigned clean;       /* consecutive clean verdicts while firing */
 	bool firing;
-	bool muted;               /* this episode fired during cooldown: not notified */
-	struct dd_origin episode; /* first breaching record of the current episode */
+	bool muted; /* this episode fired during cooldown: not notified */
+	/* First breaching record of the current episode. Its strings are not kept (they belong
+	 * to the record): the topic is copied into episode_topic. */
+	struct dd_origin episode;
+	char episode_topic[256];
 	bool ever_resolved;
 	int64_t resolved_ms;
 	uint64_t suppressed; /* notifications held back since the last one sent */
@@ -77,5 +80,11 @@ struct dd_self_alert {
 	const char *hostname;
 };
 json_t *dd_self_alert_json(const struct dd_self_alert *sa);
+
+/* Alert state snapshots: the lifecycle (breaches, firing, cooldown, suppression counter,
+ * episode) as a JSON object; load checks everything and leaves the fingerprint as init set it.
+ * -EBADMSG with why for a bad object. */
+json_t *dd_alert_state_save(const struct dd_alert_state *a);
+int dd_alert_state_load(struct dd_alert_state *a, const json_t *j, char *why, size_t whysz);
 
 #endif

@@ -35,19 +35,6 @@ __attribute__((format(printf, 3, 4))) static void verr(struct vctx *v, struct dd
 	va_end(ap);
 }
 
-__attribute__((format(printf, 3, 4))) static void vwarn(struct vctx *v, struct dd_pos pos,
-                                                        const char *fmt, ...)
-{
-	if (!v->diag)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(v->diag, "%s:%d:%d: warning: ", dd_yaml_name(v->doc), pos.line, pos.col);
-	vfprintf(v->diag, fmt, ap);
-	fputc('\n', v->diag);
-	va_end(ap);
-}
-
 static const char *type_name(const json_t *j)
 {
 	switch (json_typeof(j)) {
@@ -913,13 +900,19 @@ static void parse_monitor(struct vctx *v, const json_t *mon, struct dd_monitor_c
 	get_bool(v, mon, "dry_run", "monitor", &m->dry_run);
 	parse_tags(v, mon, m);
 
-	/* Contract keys whose behaviour lands with later work: accepted so configs written for the
-	 * contract validate, but said out loud so nobody relies on them silently. */
-	static const char *const later[] = {"on_model_change", NULL};
-	for (size_t i = 0; later[i]; i++)
-		if (json_object_get(mon, later[i]))
-			vwarn(v, dd_yaml_pos_key(v->doc, mon, later[i]),
-			      "'%s' is accepted but has no effect in this version", later[i]);
+	char *omc = NULL;
+	if (get_string(v, mon, "on_model_change", false, "monitor", &omc)) {
+		if (strcmp(omc, "alert") == 0)
+			m->on_model_change = DD_MODEL_CHANGE_ALERT;
+		else if (strcmp(omc, "rescope") == 0)
+			m->on_model_change = DD_MODEL_CHANGE_RESCOPE;
+		else if (strcmp(omc, "keep") == 0)
+			m->on_model_change = DD_MODEL_CHANGE_KEEP;
+		else
+			verr(v, dd_yaml_pos_value(v->doc, mon, "on_model_change"),
+			     "on_model_change '%s' must be alert, rescope or keep", omc);
+	}
+	free(omc);
 }
 
 static void parse_kafka(struct vctx *v, const json_t *k, struct dd_kafka_conf *kc)

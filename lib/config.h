@@ -28,6 +28,15 @@ enum dd_severity {
 };
 const char *dd_severity_name(enum dd_severity s); /* "Warning" (Falco's spelling) */
 
+/* What a monitor does when the model version it watches changes (`on_model_change`). Every
+ * policy raises driftd.model_changed: a version change is never silent. */
+enum dd_model_change {
+	DD_MODEL_CHANGE_ALERT = 0, /* alert (Warning), keep the state: the new version is judged
+	                            * against the old reference (a silent swap shows as drift) */
+	DD_MODEL_CHANGE_RESCOPE,   /* alert (Notice), start over: learn the new version */
+	DD_MODEL_CHANGE_KEEP,      /* expected (rolling deploys): Informational, keep the state */
+};
+
 struct dd_monitor_conf {
 	char *name;
 	char *field; /* JSON pointer */
@@ -58,7 +67,8 @@ struct dd_monitor_conf {
 	double cusum_k;     /* allowance, in reference-chunk standard deviations */
 	double cusum_h;     /* decision interval, same unit */
 	int group;          /* index into dd_config.groups, or -1 */
-	char **tags;        /* extra alert tags */
+	enum dd_model_change on_model_change;
+	char **tags; /* extra alert tags */
 	size_t n_tags;
 	/* what text and list parameters in `params` point at (freed with the config) */
 	void **owned;

@@ -119,44 +119,6 @@ int dd_param_set_list(const struct driftd_detector_ops *ops, void *config, const
 	return 0;
 }
 
-static bool same_text(const char *a, const char *b)
-{
-	return a == b || (a && b && strcmp(a, b) == 0);
-}
-
-bool dd_params_equal(const struct driftd_detector_ops *ops, const void *a, const void *b)
-{
-	/* Byte comparison first, with text and list members blanked, then those by content. */
-	unsigned char *x = malloc(ops->config_size ? ops->config_size : 1);
-	unsigned char *y = malloc(ops->config_size ? ops->config_size : 1);
-	bool eq = x && y;
-	if (eq) {
-		memcpy(x, a, ops->config_size);
-		memcpy(y, b, ops->config_size);
-	}
-	for (size_t i = 0; eq && i < ops->n_params; i++) {
-		const struct driftd_param *p = &ops->params[i];
-		if (p->type == DRIFTD_PARAM_STRING || p->type == DRIFTD_PARAM_POINTER) {
-			eq = same_text(dd_param_get_string(p, a), dd_param_get_string(p, b));
-			memset(x + p->offset, 0, sizeof(char *));
-			memset(y + p->offset, 0, sizeof(char *));
-		} else if (p->type == DRIFTD_PARAM_LIST) {
-			struct driftd_list la, lb;
-			memcpy(&la, (const char *)a + p->offset, sizeof(la));
-			memcpy(&lb, (const char *)b + p->offset, sizeof(lb));
-			eq = la.n == lb.n && la.cols == lb.cols;
-			for (size_t k = 0; eq && k < la.n * la.cols; k++)
-				eq = same_text(la.items[k], lb.items[k]);
-			memset(x + p->offset, 0, sizeof(la));
-			memset(y + p->offset, 0, sizeof(lb));
-		}
-	}
-	eq = eq && memcmp(x, y, ops->config_size) == 0;
-	free(x);
-	free(y);
-	return eq;
-}
-
 const char *dd_param_get_string(const struct driftd_param *p, const void *config)
 {
 	const char *s = NULL;

@@ -28,9 +28,6 @@ const char *dd_param_get_string(const struct driftd_param *p, const void *config
  * type or the number of columns does not match. */
 int dd_param_set_list(const struct driftd_detector_ops *ops, void *config, const char *name,
                       const struct driftd_list *l);
-/* Whether two config blocks of ops hold the same values: text and lists by content (their
- * pointers differ between two loads of one file), the rest byte for byte. */
-bool dd_params_equal(const struct driftd_detector_ops *ops, const void *a, const void *b);
 /* Columns of a LIST parameter (1 for a plain list of strings). */
 size_t dd_param_list_cols(const struct driftd_param *p);
 

@@ -4,11 +4,19 @@
  * (threshold from the reference itself) and `min_effect` (an effect-size floor). */
 #include <errno.h>
 #include <float.h>
+#include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include "baseline.h"
+#include "host.h"
 
 #include "jvalue.h"
 #include "monitor.h"
@@ -524,4 +532,297 @@ int dd_monitor_feed(struct dd_monitor *m, const struct driftd_value *v, int64_t 
 		return rc;
 	m->used++;
 	return close_window(m, out);
+}
+
+/* ---- state snapshots ----
+ * A monitor's state is the host's policy state (phase, counters, rings, calibration, the
+ * cumulative sum) plus the detector's own bytes (ops->snapshot), as one JSON object. Doubles
+ * are written with 17 significant digits by the caller's dump, so they round-trip exactly.
+ * Loading treats the object as hostile: every field is checked against the configuration. */
+
+/* Append one NUL-terminated field of the canonical definition text. */
+__attribute__((format(printf, 2, 3))) static void field(struct driftd_buf *b, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	driftd_buf_put(b, buf, (size_t)n < sizeof(buf) ? (size_t)n + 1 : sizeof(buf));
+}
+
+void dd_monitor_digest(const struct dd_monitor_conf *c, char out[65])
+{
+	struct driftd_buf b = {0};
+	field(&b, "%s", c->name);
+	field(&b, "%s", c->field ? c->field : "");
+	field(&b, "%s/%" PRIu32, c->detector->name, c->detector->snapshot_version);
+	for (size_t i = 0; i < c->detector->n_params; i++) {
+		const struct driftd_param *p = &c->detector->params[i];
+		if (p->type == DRIFTD_PARAM_STRING || p->type == DRIFTD_PARAM_POINTER) {
+			/* text by content (the pointer differs between loads); unset is not "" */
+			const char *t = dd_param_get_string(p, c->params);
+			field(&b, "%s%s%s", p->name, t ? "=" : "", t ? t : "");
+		} else if (p->type == DRIFTD_PARAM_LIST) {
+			/* every item by content: a changed inventory or token list starts over */
+			struct driftd_list l;
+			memcpy(&l, (const char *)c->params + p->offset, sizeof(l));
+			field(&b, "%s[%zu,%zu]", p->name, l.n, l.cols);
+			for (size_t k = 0; k < l.n * l.cols; k++)
+				field(&b, "%s", l.items[k]);
+		} else {
+			field(&b, "%s=%.17g", p->name, dd_param_get(p, c->params));
+		}
+	}
+	field(&b, "%s|%s", c->match_model ? c->match_model : "",
+	      c->match_version ? c->match_version : "");
+	field(&b, "%zu|%d|%zu|%zu|%" PRId64 "|%" PRId64 "|%zu", c->reference_size,
+	      (int)c->reference_sliding, c->window_size, c->window_step, c->window_duration_ms,
+	      c->window_step_ms, c->window_max);
+	field(&b, "%.17g|%.17g|%d|%.17g|%.17g", c->min_effect, c->calibrate_k, (int)c->cumulative,
+	      c->cusum_k, c->cusum_h);
+	field(&b, "%s", c->baseline ? dd_baseline_sha256(c->baseline) : "");
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	SHA256(b.data ? b.data : (const uint8_t *)"", b.len, md);
+	driftd_buf_free(&b);
+	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static json_t *ring_save(const struct dd_ring *r)
+{
+	json_t *x = json_array(), *t = json_array();
+	for (size_t i = 0; x && t && i < r->len; i++) {
+		size_t k = (r->head + i) % r->cap;
+		json_array_append_new(x, json_real(r->x[k]));
+		json_array_append_new(t, json_integer(r->t[k]));
+	}
+	return json_pack("{s:o*, s:o*}", "x", x, "t", t);
+}
+
+static json_t *b64(const struct driftd_buf *b)
+{
+	size_t n = 4 * ((b->len + 2) / 3) + 1;
+	char *s = malloc(n);
+	if (!s)
+		return NULL;
+	EVP_EncodeBlock((unsigned char *)s, b->data ? b->data : (const uint8_t *)"", (int)b->len);
+	json_t *j = json_string(s);
+	free(s);
+	return j;
+}
+
+json_t *dd_monitor_save(const struct dd_monitor *m)
+{
+	const struct driftd_detector_ops *ops = m->inst->ops;
+	struct driftd_buf det = {0};
+	if (!ops->snapshot || ops->snapshot(&m->inst->ctx, &det) < 0 || det.err) {
+		driftd_buf_free(&det);
+		return NULL;
+	}
+	json_t *skipped = json_array();
+	for (int i = 0; skipped && i < DD_SKIP__MAX; i++)
+		json_array_append_new(skipped, json_integer((json_int_t)m->skipped[i]));
+	json_t *j = json_pack(
+	    "{s:s, s:I, s:I, s:I, s:I, s:o*, s:I, s:I, s:b, s:f, s:b, s:I, s:I, s:f, s:f, s:f, "
+	    "s:{s:s, s:I, s:o*}}",
+	    "phase", m->phase == DD_MON_REFERENCE ? "reference" : "active", "ref_n",
+	    (json_int_t)m->ref_n, "win_n", (json_int_t)m->win_n, "matched", (json_int_t)m->matched,
+	    "used", (json_int_t)m->used, "skipped", skipped, "verdicts", (json_int_t)m->verdicts,
+	    "drifts", (json_int_t)m->drifts, "calibrated", m->calibrated, "calibrated_threshold",
+	    m->calibrated ? m->calibrated_threshold : 0.0, "win_started", m->win_started,
+	    "win_start", (json_int_t)m->win_start, "since_eval", (json_int_t)m->since_eval, "cusum",
+	    m->cusum, "cusum_mean", m->cusum_mean, "cusum_sd", m->cusum_sd, "detector", "name",
+	    ops->name, "version", (json_int_t)ops->snapshot_version, "data", b64(&det));
+	driftd_buf_free(&det);
+	if (!j)
+		return NULL;
+	int rc = 0;
+	if (m->ref_values)
+		rc |= json_object_set(j, "ref_values", m->ref_values);
+	if (m->model_version[0])
+		rc |= json_object_set_new(j, "model_version", json_string(m->model_version));
+	if (m->win_ring.cap)
+		rc |= json_object_set_new(j, "win_ring", ring_save(&m->win_ring));
+	if (m->ref_ring.cap)
+		rc |= json_object_set_new(j, "ref_ring", ring_save(&m->ref_ring));
+	if (m->win_vals) {
+		json_t *w = json_array();
+		for (size_t i = 0; w && i < m->win_len; i++)
+			json_array_append_new(w, json_real(m->win_vals[i]));
+		rc |= json_object_set_new(j, "win_vals", w);
+	}
+	if (rc) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+__attribute__((format(printf, 3, 4))) static int bad(char *why, size_t whysz, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, whysz, fmt, ap);
+	va_end(ap);
+	return -EBADMSG;
+}
+
+static bool get_u64(const json_t *j, const char *k, uint64_t max, uint64_t *out)
+{
+	const json_t *v = json_object_get(j, k);
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    (uint64_t)json_integer_value(v) > max)
+		return false;
+	*out = (uint64_t)json_integer_value(v);
+	return true;
+}
+
+static bool get_num(const json_t *j, const char *k, double *out)
+{
+	const json_t *v = json_object_get(j, k);
+	if (!json_is_number(v) || !isfinite(json_number_value(v)))
+		return false;
+	*out = json_number_value(v);
+	return true;
+}
+
+static int ring_load(struct dd_ring *r, const json_t *j, const char *name, char *why, size_t whysz)
+{
+	const json_t *x = json_object_get(j, "x"), *t = json_object_get(j, "t");
+	if (!json_is_array(x) || !json_is_array(t) || json_array_size(x) != json_array_size(t) ||
+	    json_array_size(x) > r->cap)
+		return bad(why, whysz, "%s: not a ring of at most %zu values", name, r->cap);
+	r->head = 0;
+	r->len = json_array_size(x);
+	for (size_t i = 0; i < r->len; i++) {
+		const json_t *xi = json_array_get(x, i), *ti = json_array_get(t, i);
+		if (!json_is_number(xi) || !isfinite(json_number_value(xi)) || !json_is_integer(ti))
+			return bad(why, whysz, "%s: value %zu is not a finite number and a time",
+			           name, i);
+		r->x[i] = json_number_value(xi);
+		r->t[i] = json_integer_value(ti);
+	}
+	return 0;
+}
+
+static int detector_load(struct dd_monitor *m, const json_t *d, char *why, size_t whysz)
+{
+	const struct driftd_detector_ops *ops = m->inst->ops;
+	const char *name = json_string_value(json_object_get(d, "name"));
+	const char *data = json_string_value(json_object_get(d, "data"));
+	uint64_t version;
+	if (!name || strcmp(name, ops->name) != 0 || !data ||
+	    !get_u64(d, "version", UINT32_MAX, &version))
+		return bad(why, whysz, "detector: not the state of a %s detector", ops->name);
+	size_t n = strlen(data);
+	if (n % 4 != 0)
+		return bad(why, whysz, "detector: data is not base64");
+	unsigned char *raw = malloc(n / 4 * 3 + 1);
+	if (!raw)
+		return -ENOMEM;
+	int len = EVP_DecodeBlock(raw, (const unsigned char *)data, (int)n);
+	if (len < 0) {
+		free(raw);
+		return bad(why, whysz, "detector: data is not base64");
+	}
+	/* DecodeBlock counts the padding as data. */
+	for (size_t i = n; i > 0 && data[i - 1] == '=' && len > 0; i--)
+		len--;
+	int rc = ops->restore(&m->inst->ctx, (uint32_t)version, raw, (size_t)len);
+	free(raw);
+	if (rc < 0)
+		return bad(why, whysz, "detector %s: state refused (%s)", ops->name, strerror(-rc));
+	return 0;
+}
+
+int dd_monitor_load(struct dd_monitor *m, const json_t *j, char *why, size_t whysz)
+{
+	const struct dd_monitor_conf *c = m->conf;
+	const struct driftd_detector_ops *ops = m->inst->ops;
+	if (!json_is_object(j))
+		return bad(why, whysz, "not an object");
+	const char *phase = json_string_value(json_object_get(j, "phase"));
+	bool uses_ref = driftd_kind_uses_reference(ops->kind);
+	if (!phase || (strcmp(phase, "reference") != 0 && strcmp(phase, "active") != 0) ||
+	    (!uses_ref && strcmp(phase, "reference") == 0))
+		return bad(why, whysz, "phase: '%s' is not possible here", phase ? phase : "?");
+	size_t win_cap = c->window_duration_ms ? c->window_max : c->window_size;
+	uint64_t ref_n, win_n, since, win_start_u;
+	const json_t *sk = json_object_get(j, "skipped");
+	const json_t *ws = json_object_get(j, "win_start");
+	if (!get_u64(j, "ref_n", c->reference_size, &ref_n) ||
+	    !get_u64(j, "win_n", win_cap, &win_n) ||
+	    !get_u64(j, "matched", INT64_MAX, &m->matched) ||
+	    !get_u64(j, "used", INT64_MAX, &m->used) ||
+	    !get_u64(j, "verdicts", INT64_MAX, &m->verdicts) ||
+	    !get_u64(j, "drifts", INT64_MAX, &m->drifts) ||
+	    !get_u64(j, "since_eval", c->window_step, &since) || !json_is_array(sk) ||
+	    json_array_size(sk) != DD_SKIP__MAX || !json_is_integer(ws) ||
+	    !json_is_boolean(json_object_get(j, "calibrated")) ||
+	    !json_is_boolean(json_object_get(j, "win_started")) ||
+	    !get_num(j, "calibrated_threshold", &m->calibrated_threshold) ||
+	    !get_num(j, "cusum", &m->cusum) || !get_num(j, "cusum_mean", &m->cusum_mean) ||
+	    !get_num(j, "cusum_sd", &m->cusum_sd))
+		return bad(why, whysz, "counters: missing, of the wrong type or out of range");
+	(void)win_start_u;
+	m->phase = strcmp(phase, "reference") == 0 ? DD_MON_REFERENCE : DD_MON_ACTIVE;
+	m->ref_n = ref_n;
+	m->win_n = win_n;
+	m->since_eval = since;
+	m->win_start = json_integer_value(ws);
+	m->win_started = json_is_true(json_object_get(j, "win_started"));
+	m->calibrated = json_is_true(json_object_get(j, "calibrated"));
+	if (m->calibrated && c->calibrate_k <= 0)
+		return bad(why, whysz, "calibrated: this monitor does not calibrate");
+	if (c->cumulative && m->phase == DD_MON_ACTIVE && !(m->cusum_sd > 0))
+		return bad(why, whysz, "cusum_sd: must be positive");
+	for (size_t i = 0; i < DD_SKIP__MAX; i++) {
+		const json_t *v = json_array_get(sk, i);
+		if (!json_is_integer(v) || json_integer_value(v) < 0)
+			return bad(why, whysz, "skipped: not counts");
+		m->skipped[i] = (uint64_t)json_integer_value(v);
+	}
+	const json_t *mv = json_object_get(j, "model_version");
+	if (mv && (!json_is_string(mv) || json_string_length(mv) > DD_MODEL_VERSION_MAX ||
+	           strlen(json_string_value(mv)) != json_string_length(mv)))
+		return bad(why, whysz, "model_version: not a version string");
+	snprintf(m->model_version, sizeof(m->model_version), "%s", mv ? json_string_value(mv) : "");
+	/* Calibration values: only while the reference is being learnt, never more than it. */
+	const json_t *rv = json_object_get(j, "ref_values");
+	if (m->ref_values) {
+		if (m->phase == DD_MON_ACTIVE) {
+			json_decref(m->ref_values);
+			m->ref_values = NULL;
+		} else if (!json_is_array(rv) || json_array_size(rv) != ref_n) {
+			return bad(why, whysz, "ref_values: expected %" PRIu64 " values", ref_n);
+		} else {
+			json_array_clear(m->ref_values);
+			if (json_array_extend(m->ref_values, (json_t *)rv) < 0)
+				return -ENOMEM;
+		}
+	}
+	int rc;
+	if (m->win_ring.cap && (rc = ring_load(&m->win_ring, json_object_get(j, "win_ring"),
+	                                       "win_ring", why, whysz)) < 0)
+		return rc;
+	if (m->ref_ring.cap && (rc = ring_load(&m->ref_ring, json_object_get(j, "ref_ring"),
+	                                       "ref_ring", why, whysz)) < 0)
+		return rc;
+	if (m->win_vals) {
+		const json_t *w = json_object_get(j, "win_vals");
+		if (!json_is_array(w) || json_array_size(w) > c->window_size)
+			return bad(why, whysz, "win_vals: not at most %zu values", c->window_size);
+		m->win_len = json_array_size(w);
+		for (size_t i = 0; i < m->win_len; i++) {
+			const json_t *v = json_array_get(w, i);
+			if (!json_is_number(v) || !isfinite(json_number_value(v)))
+				return bad(why, whysz, "win_vals: value %zu is not a finite number",
+				           i);
+			m->win_vals[i] = json_number_value(v);
+		}
+	}
+	return detector_load(m, json_object_get(j, "detector"), why, whysz);
 }

@@ -35,6 +35,8 @@ struct dd_ring {
 	size_t cap, head, len;
 };
 
+#define DD_MODEL_VERSION_MAX 128 /* longer versions are compared on this prefix */
+
 struct dd_monitor {
 	const struct dd_monitor_conf *conf;
 	struct dd_instance *inst;
@@ -62,6 +64,8 @@ struct dd_monitor {
 	double cusum;
 	double cusum_mean;
 	double cusum_sd;
+	/* on_model_change: the model version this monitor's state was built on ("" until seen) */
+	char model_version[DD_MODEL_VERSION_MAX + 1];
 };
 
 int dd_monitor_init(struct dd_monitor *m, const struct dd_monitor_conf *c, uint64_t seed);
@@ -78,5 +82,17 @@ int dd_monitor_feed(struct dd_monitor *m, const struct driftd_value *v, int64_t 
  * with update_event get it; others get ev->value through dd_monitor_feed. */
 int dd_monitor_feed_event(struct dd_monitor *m, const struct driftd_event *ev,
                           struct driftd_verdict *out);
+
+/* State snapshots. The digest identifies what builds the monitor's state (detector, parameters,
+ * field, filters, reference and window policy, baseline): a state is restored only into a
+ * monitor of the same digest. Alert-side settings (severity, for, cooldown, tags, ...) are
+ * not part of it. out gets 64 hex digits. */
+void dd_monitor_digest(const struct dd_monitor_conf *c, char out[65]);
+/* The state as a JSON object, or NULL (no memory, or a detector without snapshot). */
+json_t *dd_monitor_save(const struct dd_monitor *m);
+/* Load a saved state into a monitor fresh from dd_monitor_init with the same definition.
+ * The object is untrusted: -EBADMSG with why on anything out of place (the monitor must then
+ * be re-initialised). */
+int dd_monitor_load(struct dd_monitor *m, const json_t *j, char *why, size_t whysz);
 
 #endif

@@ -21,7 +21,10 @@
 struct sink {
 	const struct driftd_sink_ops *ops;
 	void *state;
+	const char *name; /* the configuration's */
 	bool open;
+	bool overflowing; /* driftd.spool_overflow is firing for it */
+	int64_t overflow_since_ms;
 };
 
 struct dd_pipeline {
@@ -91,6 +94,7 @@ static int open_sinks(struct dd_pipeline *p)
 	for (size_t i = 0; i < c->n_sinks; i++) {
 		struct sink *s = &p->sinks[p->n_sinks++];
 		s->ops = c->sinks[i].ops;
+		s->name = c->sinks[i].name;
 		s->state = calloc(1, s->ops->state_size ? s->ops->state_size : 1);
 		if (!s->state)
 			return -ENOMEM;
@@ -133,6 +137,16 @@ static int open_groups(struct dd_pipeline *p)
 	}
 	free(members);
 	return rc;
+}
+
+/* The seed is derived from the monitor's name so sampling detectors are deterministic per
+ * monitor and independent of monitor order (and of restarts). */
+static uint64_t monitor_seed(const char *name)
+{
+	uint64_t seed = 1469598103934665603ull;
+	for (const char *s = name; *s; s++)
+		seed = (seed ^ (unsigned char)*s) * 1099511628211ull;
+	return seed;
 }
 
 int dd_pipeline_new(const struct dd_config *c, const struct dd_pipeline_opts *opts,
@@ -200,12 +214,8 @@ int dd_pipeline_new(const struct dd_config *c, const struct dd_pipeline_opts *op
 	if (rc < 0)
 		goto fail;
 	for (size_t i = 0; i < p->n_mons; i++) {
-		/* The seed is derived from the monitor's name so sampling detectors are
-		 * deterministic per monitor and independent of monitor order. */
-		uint64_t seed = 1469598103934665603ull;
-		for (const char *s = c->monitors[i].name; *s; s++)
-			seed = (seed ^ (unsigned char)*s) * 1099511628211ull;
-		rc = dd_monitor_init(&p->mons[i], &c->monitors[i], seed);
+		rc = dd_monitor_init(&p->mons[i], &c->monitors[i],
+		                     monitor_seed(c->monitors[i].name));
 		if (rc < 0) {
 			if (p->opts.log)
 				fprintf(p->opts.log,
@@ -415,8 +425,10 @@ static void deliver_to(struct dd_pipeline *p, json_t *alert, const struct driftd
 		if (rc < 0) {
 			p->st.sink_errors++;
 			if (p->opts.log)
-				fprintf(p->opts.log, "driftd: %s sink: cannot deliver alert: %s\n",
-				        sk->ops->name, strerror(-rc));
+				fprintf(
+				    p->opts.log, "driftd: %s sink %s: cannot take alert %s: %s\n",
+				    sk->ops->name, sk->name,
+				    json_string_value(json_object_get(alert, "id")), strerror(-rc));
 		}
 	}
 	json_decref(alert);
@@ -454,11 +466,62 @@ static void gap_alert(struct dd_pipeline *p, const struct dd_gap *g, int64_t now
 	    .tags = tags,
 	    .fields = f,
 	    .time_ms = now_ms,
-	    .hostname = p->hostname,
 	};
-	json_t *a = dd_self_alert_json(&sa);
-	if (a)
-		deliver(p, a);
+	dd_pipeline_self_alert(p, &sa);
+}
+
+/* A sink's queue beyond its bounds: alerts still kept, but delivery is not keeping up (or
+ * not happening), which an operator must hear about from the other sinks. */
+static void overflow_alert(struct dd_pipeline *p, struct sink *sk,
+                           const struct driftd_sink_status *st, int64_t now_ms)
+{
+	char out[512], episode[32];
+	if (sk->overflowing)
+		snprintf(out, sizeof(out),
+		         "Alerts for sink %s pile up beyond its spool bounds: %" PRIu64
+		         " undelivered (%" PRIu64 " bytes)%s%s",
+		         sk->name, st->pending, st->pending_bytes,
+		         st->last_error[0] ? "; last error: " : "", st->last_error);
+	else
+		snprintf(out, sizeof(out),
+		         "The spool of sink %s is back within its bounds (%" PRIu64 " pending)",
+		         sk->name, st->pending);
+	snprintf(episode, sizeof(episode), "%lld", (long long)sk->overflow_since_ms);
+	json_t *f = json_object();
+	json_object_set_new(f, "sink", json_string(sk->name));
+	json_object_set_new(f, "sink.type", json_string(sk->ops->name));
+	json_object_set_new(f, "pending", json_integer((json_int_t)st->pending));
+	json_object_set_new(f, "pending_bytes", json_integer((json_int_t)st->pending_bytes));
+	json_object_set_new(f, "overflow", json_integer((json_int_t)st->overflow));
+	json_object_set_new(f, "last_error", json_string(st->last_error));
+	static const char *const tags[] = {"etsi:5.4.2-1", NULL};
+	struct dd_self_alert sa = {
+	    .rule = "driftd.spool_overflow",
+	    .status = sk->overflowing ? "firing" : "resolved",
+	    .severity = DD_SEV_ERROR,
+	    .key = sk->name,
+	    .episode = episode,
+	    .output = out,
+	    .tags = tags,
+	    .fields = f,
+	    .time_ms = now_ms,
+	};
+	dd_pipeline_self_alert(p, &sa);
+}
+
+static void check_sinks(struct dd_pipeline *p, int64_t now_ms)
+{
+	for (size_t i = 0; i < p->n_sinks; i++) {
+		struct sink *sk = &p->sinks[i];
+		struct driftd_sink_status st;
+		if (!sk->open || !sk->ops->status || sk->ops->status(sk->state, &st) < 0 ||
+		    st.over_bounds == sk->overflowing)
+			continue;
+		sk->overflowing = st.over_bounds;
+		if (sk->overflowing)
+			sk->overflow_since_ms = now_ms;
+		overflow_alert(p, sk, &st, now_ms);
+	}
 }
 
 void dd_pipeline_tick(struct dd_pipeline *p, int64_t now_ms)
@@ -472,6 +535,7 @@ void dd_pipeline_tick(struct dd_pipeline *p, int64_t now_ms)
 	while ((n = dd_telemetry_check(p->telemetry, now_ms, gaps, 16)) > 0)
 		for (size_t k = 0; k < n; k++)
 			gap_alert(p, &gaps[k], now_ms);
+	check_sinks(p, now_ms);
 }
 
 /* A verdict that is final (alone, or decided with its group): trace it and step its alert. */
@@ -495,6 +559,78 @@ static bool matches(const struct dd_monitor_conf *mc, const struct dd_meta *meta
 	     memcmp(meta->model_version, mc->match_version, meta->model_version_len) != 0))
 		return false;
 	return true;
+}
+
+/* on_model_change: the version this monitor sees now against the one its state was built on.
+ * Returns 0, or -ENOMEM / a detector's error from restarting the monitor (rescope). */
+static int model_change(struct dd_pipeline *p, size_t i, const struct dd_meta *meta,
+                        const struct dd_origin *at, int64_t now_ms)
+{
+	struct dd_monitor *m = &p->mons[i];
+	const struct dd_monitor_conf *mc = m->conf;
+	if (!meta->model_version || mc->match_version)
+		return 0; /* a monitor pinned to one version never sees another */
+	size_t l = meta->model_version_len < DD_MODEL_VERSION_MAX ? meta->model_version_len
+	                                                          : DD_MODEL_VERSION_MAX;
+	if (m->model_version[0] == '\0') {
+		memcpy(m->model_version, meta->model_version, l);
+		m->model_version[l] = '\0';
+		return 0;
+	}
+	if (strlen(m->model_version) == l && memcmp(m->model_version, meta->model_version, l) == 0)
+		return 0;
+	char now[DD_MODEL_VERSION_MAX + 1], before[DD_MODEL_VERSION_MAX + 1], out[640], loc[160];
+	memcpy(now, meta->model_version, l);
+	now[l] = '\0';
+	snprintf(before, sizeof(before), "%s", m->model_version);
+	where(at, loc, sizeof(loc));
+	static const char *const policy[] = {"alert", "rescope", "keep"};
+	static const char *const then[] = {
+	    "its state is kept, so the new version is judged against the old reference",
+	    "the monitor starts over and learns the new version",
+	    "expected by configuration (on_model_change: keep); the state is kept"};
+	snprintf(
+	    out, sizeof(out), "Model %.*s changed version from %s to %s (monitor %s, at %s): %s",
+	    (int)(meta->model_id ? meta->model_id_len : 1), meta->model_id ? meta->model_id : "?",
+	    before, now, mc->name, loc, then[mc->on_model_change]);
+	json_t *f = json_object();
+	json_object_set_new(f, "monitor", json_string(mc->name));
+	json_object_set_new(f, "model.id",
+	                    json_stringn(meta->model_id ? meta->model_id : "",
+	                                 meta->model_id ? meta->model_id_len : 0));
+	json_object_set_new(f, "model.version", json_string(now));
+	json_object_set_new(f, "model.version.previous", json_string(before));
+	json_object_set_new(f, "on_model_change", json_string(policy[mc->on_model_change]));
+	static const char *const tags[] = {"threat:model_tampering", "etsi:5.2.1-2", NULL};
+	char key[512];
+	snprintf(key, sizeof(key), "%s|%s", mc->name, now);
+	struct dd_self_alert sa = {
+	    .rule = "driftd.model_changed",
+	    .status = "firing",
+	    .severity = mc->on_model_change == DD_MODEL_CHANGE_ALERT     ? DD_SEV_WARNING
+	                : mc->on_model_change == DD_MODEL_CHANGE_RESCOPE ? DD_SEV_NOTICE
+	                                                                 : DD_SEV_INFORMATIONAL,
+	    .key = key,
+	    .episode = before,
+	    .output = out,
+	    .tags = tags,
+	    .fields = f,
+	    .time_ms = now_ms >= 0 ? now_ms : wall_ms(),
+	};
+	dd_pipeline_self_alert(p, &sa);
+	if (mc->on_model_change == DD_MODEL_CHANGE_RESCOPE) {
+		struct dd_monitor fresh;
+		int rc = dd_monitor_init(&fresh, mc, monitor_seed(mc->name));
+		if (rc < 0) {
+			dd_monitor_done(&fresh);
+			return rc;
+		}
+		dd_monitor_done(m);
+		*m = fresh;
+		dd_alert_state_init(&p->alerts[i], mc);
+	}
+	snprintf(m->model_version, sizeof(m->model_version), "%s", now);
+	return 0;
 }
 
 /* Collect mode: record the value as the reference would take it, up to reference.size. */
@@ -553,6 +689,8 @@ int dd_pipeline_feed(struct dd_pipeline *p, const char *rec, size_t len, const s
 				return rc;
 			continue;
 		}
+		if ((rc = model_change(p, i, &meta, at, now_ms)) < 0)
+			return rc;
 		struct driftd_verdict v;
 		struct driftd_event ev = {
 		    .value = &p->vals[i],
@@ -603,31 +741,15 @@ int dd_pipeline_feed(struct dd_pipeline *p, const char *rec, size_t len, const s
 	return 0;
 }
 
-static bool same_str(const char *a, const char *b)
-{
-	return a == b || (a && b && strcmp(a, b) == 0);
-}
-
-/* Whether two monitor definitions build the same detector state: alert-side settings
- * (severity, for, resolve_after, cooldown, repeat_interval, dry_run, tags, group) may differ. */
+/* Whether two monitor definitions build the same detector state (the digest leaves out the
+ * alert-side settings: severity, for, resolve_after, cooldown, repeat_interval, dry_run, tags,
+ * group). */
 static bool same_definition(const struct dd_monitor_conf *a, const struct dd_monitor_conf *b)
 {
-	if (!same_str(a->name, b->name) || !same_str(a->field, b->field) ||
-	    a->detector != b->detector || !dd_params_equal(a->detector, a->params, b->params) ||
-	    !same_str(a->match_model, b->match_model) ||
-	    !same_str(a->match_version, b->match_version))
-		return false;
-	if (a->reference_size != b->reference_size ||
-	    a->reference_sliding != b->reference_sliding || a->window_size != b->window_size ||
-	    a->window_step != b->window_step || a->window_duration_ms != b->window_duration_ms ||
-	    a->window_step_ms != b->window_step_ms || a->window_max != b->window_max ||
-	    a->min_effect != b->min_effect || a->calibrate_k != b->calibrate_k ||
-	    a->cumulative != b->cumulative || a->cusum_k != b->cusum_k || a->cusum_h != b->cusum_h)
-		return false;
-	if (!!a->baseline != !!b->baseline)
-		return false;
-	return !a->baseline ||
-	       strcmp(dd_baseline_sha256(a->baseline), dd_baseline_sha256(b->baseline)) == 0;
+	char da[65], db[65];
+	dd_monitor_digest(a, da);
+	dd_monitor_digest(b, db);
+	return strcmp(da, db) == 0;
 }
 
 size_t dd_pipeline_adopt(struct dd_pipeline *p, struct dd_pipeline *old)
@@ -655,6 +777,100 @@ size_t dd_pipeline_adopt(struct dd_pipeline *p, struct dd_pipeline *old)
 			break;
 		}
 	return kept;
+}
+
+int dd_pipeline_save(const struct dd_pipeline *p, json_t **out)
+{
+	*out = NULL;
+	json_t *mons = json_object();
+	if (!mons)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->n_mons; i++) {
+		const struct dd_monitor_conf *mc = &p->conf->monitors[i];
+		char digest[65];
+		dd_monitor_digest(mc, digest);
+		json_t *m = dd_monitor_save(&p->mons[i]);
+		json_t *a = dd_alert_state_save(&p->alerts[i]);
+		json_t *e = m && a ? json_pack("{s:s, s:o, s:o}", "digest", digest, "monitor", m,
+		                               "alert", a)
+		                   : NULL;
+		if (!e || json_object_set_new(mons, mc->name, e) < 0) {
+			if (!e) {
+				json_decref(m);
+				json_decref(a);
+			}
+			json_decref(mons);
+			return -ENOMEM;
+		}
+	}
+	*out = json_pack("{s:i, s:o}", "format", DD_STATE_FORMAT, "monitors", mons);
+	return *out ? 0 : -ENOMEM;
+}
+
+int dd_pipeline_load(struct dd_pipeline *p, const json_t *doc, struct dd_load_report *r, char *why,
+                     size_t whysz)
+{
+	*r = (struct dd_load_report){0};
+	const json_t *mons = json_object_get(doc, "monitors");
+	const json_t *fmt = json_object_get(doc, "format");
+	if (!json_is_integer(fmt) || json_integer_value(fmt) != DD_STATE_FORMAT ||
+	    !json_is_object(mons)) {
+		snprintf(why, whysz, "not a driftd state document of format %d", DD_STATE_FORMAT);
+		return -EBADMSG;
+	}
+	/* Into fresh monitors first: the pipeline changes only if the whole document loads. */
+	struct dd_monitor *nm = calloc(p->n_mons + 1, sizeof(*nm));
+	struct dd_alert_state *na = calloc(p->n_mons + 1, sizeof(*na));
+	bool *loaded = calloc(p->n_mons + 1, sizeof(bool));
+	int rc = nm && na && loaded ? 0 : -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < p->n_mons; i++) {
+		const struct dd_monitor_conf *mc = &p->conf->monitors[i];
+		if ((rc = dd_monitor_init(&nm[i], mc, monitor_seed(mc->name))) < 0)
+			break;
+		dd_alert_state_init(&na[i], mc);
+		const json_t *e = json_object_get(mons, mc->name);
+		if (!e)
+			continue;
+		char digest[65], sub[400] = "";
+		dd_monitor_digest(mc, digest);
+		const char *d = json_string_value(json_object_get(e, "digest"));
+		if (!d || strcmp(d, digest) != 0) {
+			r->changed++;
+			continue;
+		}
+		rc = dd_monitor_load(&nm[i], json_object_get(e, "monitor"), sub, sizeof(sub));
+		if (rc == 0)
+			rc = dd_alert_state_load(&na[i], json_object_get(e, "alert"), sub,
+			                         sizeof(sub));
+		if (rc < 0) {
+			snprintf(why, whysz, "monitor %s: %s", mc->name,
+			         sub[0] ? sub : strerror(-rc));
+			break;
+		}
+		loaded[i] = true;
+	}
+	if (rc == 0) {
+		for (size_t i = 0; i < p->n_mons; i++) {
+			struct dd_monitor tmp = p->mons[i];
+			p->mons[i] = nm[i];
+			nm[i] = tmp;
+			if (loaded[i]) {
+				p->alerts[i] = na[i];
+				r->restored++;
+			} else {
+				r->fresh++;
+			}
+		}
+		/* Monitors of the document no longer configured. */
+		r->dropped = json_object_size(mons) - r->restored - r->changed;
+	}
+	/* The replaced monitors, or the half-built ones (dd_monitor_done is safe on zeroes). */
+	for (size_t i = 0; nm && i < p->n_mons; i++)
+		dd_monitor_done(&nm[i]);
+	free(nm);
+	free(na);
+	free(loaded);
+	return rc;
 }
 
 void dd_pipeline_self_alert(struct dd_pipeline *p, const struct dd_self_alert *sa)

@@ -79,6 +79,22 @@ size_t dd_pipeline_adopt(struct dd_pipeline *p, struct dd_pipeline *old);
 int dd_pipeline_open_sinks(struct dd_pipeline *p);
 void dd_pipeline_close_sinks(struct dd_pipeline *p);
 /* Deliver one of driftd's own alerts (reload failures, ...) to the sinks. */
+/* State snapshots (service mode): every monitor's detector, policy and alert state as one JSON
+ * document {"format": 1, "monitors": {NAME: {"digest", "monitor", "alert"}}}; the caller adds
+ * what it owns (Kafka offsets) and writes it (lib/snapfile.c). */
+#define DD_STATE_FORMAT 1
+int dd_pipeline_save(const struct dd_pipeline *p, json_t **out);
+struct dd_load_report {
+	size_t restored; /* monitors that took their saved state */
+	size_t changed;  /* saved under a different definition: they start over */
+	size_t fresh;    /* configured monitors that start over (changed or not in the document) */
+	size_t dropped;  /* saved monitors no longer configured */
+};
+/* Load a document (untrusted) into a pipeline built from the configuration: monitors of the
+ * same name and definition digest take their state, others start over. All or nothing: on
+ * -EBADMSG (why says which monitor and what) the pipeline is unchanged. */
+int dd_pipeline_load(struct dd_pipeline *p, const json_t *doc, struct dd_load_report *r, char *why,
+                     size_t whysz);
 void dd_pipeline_self_alert(struct dd_pipeline *p, const struct dd_self_alert *sa);
 /* Time passes (service mode: call about once a second): raise telemetry-gap alerts. */
 void dd_pipeline_tick(struct dd_pipeline *p, int64_t now_ms);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "durable.h"
 #include "sinks.h"
 
 struct file_sink {
@@ -80,17 +81,7 @@ static int jsonl_format(const void *state, const json_t *alert, struct driftd_bu
 static int file_deliver(void *state, const uint8_t *data, size_t len)
 {
 	struct file_sink *s = state;
-	while (len > 0) {
-		ssize_t n = write(s->fd, data, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return dd_write_all(s->fd, data, len);
 }
 
 static void file_close(void *state)

@@ -2,12 +2,13 @@
  * the alert JSON as MSG, or RFC 3164 for old receivers) over a unix datagram socket, UDP
  * (RFC 5426: one message per datagram), TCP (RFC 6587 octet counting) or TLS (RFC 5425).
  *
- * `format` is pure. `deliver` runs on the pipeline thread, so every wait is bounded by the
- * sink's `timeout`: sockets are non-blocking, connects and TLS handshakes are polled against a
- * deadline. A failed connect or send closes the connection and starts a backoff (0.5 s doubling
- * to 30 s) during which no connect is attempted; a message that could not be sent waits in a
- * bounded in-memory queue (oldest dropped first, counted) and goes out, in order, with the
- * next delivery or at `flush`. Docs: docs/alerts.md (syslog), docs/configuration.md. */
+ * `format` is pure. `deliver` writes the message into the sink's durable outbox
+ * (lib/outbox.c: spool under <spool_dir>/<instance name>/, one delivery thread, backoff,
+ * circuit breaker, dead letters) and returns; the pipeline never waits on the receiver. The
+ * transport below runs on the outbox's thread, strictly in order (syslog receivers keep
+ * arrival order), one connection kept open; every wait is bounded by the sink's `timeout`:
+ * sockets are non-blocking, connects and TLS handshakes are polled against a deadline.
+ * Docs: docs/alerts.md (syslog), docs/configuration.md. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
@@ -16,6 +17,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,18 +28,21 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/sha.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
 #include "config.h"
+#include "outbox.h"
 #include "sink_syslog.h"
 #include "sinks.h"
 
-#define BACKOFF_FIRST_MS 500
-#define BACKOFF_MAX_MS   30000
-#define QUEUE_DEFAULT    100
-#define QUEUE_MAX        10000
-#define QUEUE_BYTES_MAX  (4u << 20)
+#define RETRY_FIRST_MS   500
+#define RETRY_MAX_MS     30000
+#define RETRY_HORIZON_MS (24LL * 3600 * 1000)
+#define QUEUE_DEFAULT    10000
+#define QUEUE_MAX        1000000
+#define QUEUE_BYTES_MAX  (256ull << 20)
 #define TIMEOUT_DEFAULT  1000
 #define TIMEOUT_MIN      10
 #define TIMEOUT_MAX      30000
@@ -50,11 +55,6 @@ struct target {
 	char host[256];
 	char port[8];
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-};
-
-struct qmsg {
-	uint8_t *data;
-	size_t len;
 };
 
 struct syslog_sink {
@@ -71,12 +71,13 @@ struct syslog_sink {
 	SSL_CTX *tls;
 	SSL *ssl;
 	int fd;
-	int64_t next_try_ms; /* no connect before this (monotonic) */
-	int64_t backoff_ms;
-	struct qmsg *q; /* ring of qcap entries */
-	size_t qcap, qhead, qlen, qbytes;
+	int64_t flush_ms;
+	uint64_t queue_max;
+	struct dd_outbox *outbox;
+	atomic_bool stopping; /* close: give up the message in progress */
 	struct driftd_buf frame;
-	struct dd_syslog_stats st;
+	/* The delivery thread's own, but for the counters tests and metrics read. */
+	_Atomic uint64_t connects, failed;
 	char last_error[400];
 	bool cert_requested; /* this handshake: the server asked for a client certificate */
 	bool got_ticket;     /* ... and sent a session ticket after it */
@@ -661,10 +662,12 @@ static int syslog_check(const json_t *conf, const char **key, char *why, size_t 
 		return bad(key, "timeout", why, whysz,
 		           "timeout is a duration from 10ms to 30s (e.g. 500ms, 2s)");
 	v1 = json_object_get(conf, "queue");
-	if (v1 && (!json_is_integer(v1) || json_integer_value(v1) < 0 ||
+	if (v1 && (!json_is_integer(v1) || json_integer_value(v1) < 1 ||
 	           json_integer_value(v1) > QUEUE_MAX))
-		return bad(key, "queue", why, whysz,
-		           "queue is a number of messages from 0 (no queue) to 10000");
+		return bad(
+		    key, "queue", why, whysz,
+		    "queue is the number of undelivered alerts the spool holds before it raises "
+		    "driftd.spool_overflow, 1 to 1000000");
 	static const char *const files[] = {"ca_file", "cert_file", "key_file"};
 	for (size_t i = 0; i < 3; i++) {
 		v1 = json_object_get(conf, files[i]);
@@ -1092,17 +1095,9 @@ static int send_stream(struct syslog_sink *s, const uint8_t *data, size_t len, i
 	return rc;
 }
 
-static void backoff(struct syslog_sink *s)
-{
-	s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : BACKOFF_FIRST_MS;
-	if (s->backoff_ms > BACKOFF_MAX_MS)
-		s->backoff_ms = BACKOFF_MAX_MS;
-	s->next_try_ms = mono_ms() + s->backoff_ms;
-}
-
 /* Send one message, connecting when needed. A connection that fails under a message is
  * replaced once at once (the receiver restarted since the last alert); a fresh one that fails
- * starts the backoff. -EMSGSIZE: this message can never go. */
+ * is the outbox's to retry later. -EMSGSIZE: this message can never go. */
 static int transmit(struct syslog_sink *s, const uint8_t *data, size_t len)
 {
 	bool stream = s->t.tr == TR_TCP || s->t.tr == TR_TLS;
@@ -1111,131 +1106,93 @@ static int transmit(struct syslog_sink *s, const uint8_t *data, size_t len)
 		if (s->fd >= 0 && stream && peer_gone(s))
 			conn_close(s);
 		if (s->fd < 0) {
-			int64_t now = mono_ms();
-			if (now < s->next_try_ms)
-				return -EAGAIN;
-			int rc = conn_open(s, now + s->timeout_ms);
+			int rc = conn_open(s, mono_ms() + s->timeout_ms);
 			if (rc < 0) {
-				s->st.failed++;
-				backoff(s);
+				s->failed++;
 				return rc;
 			}
-			s->st.connects++;
+			s->connects++;
 			fresh = true;
 		}
 		int64_t deadline = mono_ms() + s->timeout_ms;
 		int rc = stream ? send_stream(s, data, len, deadline)
 		                : send_dgram(s, data, len, deadline);
-		if (rc == 0) {
-			s->st.sent++;
-			s->backoff_ms = 0;
+		if (rc == 0)
 			return 0;
-		}
-		s->st.failed++;
+		s->failed++;
 		if (rc == -EMSGSIZE) {
 			set_error(s, "send", EMSGSIZE);
 			return rc;
 		}
 		conn_close(s);
-		if (fresh) {
-			backoff(s);
+		if (fresh || atomic_load(&s->stopping))
 			return rc;
-		}
 	}
 	return -EAGAIN;
 }
 
-static void q_pop(struct syslog_sink *s)
+static void syslog_send(void *state, const char *key, const struct driftd_buf *msg,
+                        struct dd_outbox_attempt *out)
 {
-	struct qmsg *m = &s->q[s->qhead];
-	s->qbytes -= m->len;
-	free(m->data);
-	*m = (struct qmsg){0};
-	s->qhead = (s->qhead + 1) % s->qcap;
-	s->qlen--;
+	struct syslog_sink *s = state;
+	s->last_error[0] = '\0';
+	int rc = transmit(s, msg->data, msg->len);
+	if (rc == 0) {
+		out->verdict = DD_OUTBOX_DELIVERED;
+		snprintf(out->what, sizeof(out->what), "sent");
+		return;
+	}
+	if (atomic_load(&s->stopping) && rc != -EMSGSIZE) {
+		out->verdict = DD_OUTBOX_ABORTED;
+		return;
+	}
+	out->verdict = rc == -EMSGSIZE ? DD_OUTBOX_DEAD : DD_OUTBOX_RETRY;
+	snprintf(out->what, sizeof(out->what), "%s",
+	         s->last_error[0] ? s->last_error : strerror(-rc));
 }
 
-static int q_push(struct syslog_sink *s, const uint8_t *data, size_t len)
+static void syslog_interrupt(void *state)
 {
-	if (s->qcap == 0 || len > QUEUE_BYTES_MAX)
-		return -ENOSPC;
-	while (s->qlen > 0 && (s->qlen == s->qcap || s->qbytes + len > QUEUE_BYTES_MAX)) {
-		q_pop(s);
-		s->st.dropped++;
-	}
-	uint8_t *copy = malloc(len ? len : 1);
-	if (!copy)
-		return -ENOMEM;
-	memcpy(copy, data, len);
-	s->q[(s->qhead + s->qlen) % s->qcap] = (struct qmsg){copy, len};
-	s->qlen++;
-	s->qbytes += len;
-	return 0;
+	struct syslog_sink *s = state;
+	atomic_store(&s->stopping, true);
 }
 
-/* Send queued messages in order until one fails or the deadline passes. */
-static int drain(struct syslog_sink *s, int64_t deadline)
+/* The outbox's key for a message: its content hash. The formatted message holds the alert's
+ * id and time, so equal bytes are the same alert handed over twice. */
+static void message_key(const uint8_t *data, size_t len, char key[33])
 {
-	while (s->qlen > 0) {
-		if (mono_ms() >= deadline)
-			return -ETIMEDOUT;
-		int rc = transmit(s, s->q[s->qhead].data, s->q[s->qhead].len);
-		if (rc == -EMSGSIZE)
-			s->st.dropped++;
-		else if (rc < 0)
-			return rc;
-		q_pop(s);
-	}
-	return 0;
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	SHA256(data, len, md);
+	for (int i = 0; i < 16; i++)
+		snprintf(key + 2 * i, 3, "%02x", md[i]);
 }
 
 static int syslog_deliver(void *state, const uint8_t *data, size_t len)
 {
 	struct syslog_sink *s = state;
-	int rc;
-	if (s->qlen == 0) {
-		rc = transmit(s, data, len);
-		if (rc == 0)
-			return 0;
-		if (rc == -EMSGSIZE || q_push(s, data, len) < 0)
-			s->st.dropped++;
-	} else {
-		/* Older messages wait: keep the order. */
-		int prc = q_push(s, data, len);
-		if (prc < 0) {
-			s->st.dropped++;
-			return prc == -ENOSPC ? -EMSGSIZE : prc;
-		}
-		rc = drain(s, mono_ms() + 2 * s->timeout_ms);
-		if (s->qlen == 0)
-			return 0;
-	}
-	s->st.queued = s->qlen;
-	return rc < 0 ? rc : -EAGAIN;
+	if (!s->outbox)
+		return -EBADF;
+	char key[33];
+	message_key(data, len, key);
+	return dd_outbox_put(s->outbox, key, data, len);
 }
 
-/* Give the queue a last chance: retry every 250 ms for at most 5 timeouts (1..30 s). */
 static int syslog_flush(void *state)
 {
 	struct syslog_sink *s = state;
-	int64_t budget = 5 * s->timeout_ms;
-	budget = budget < 1000 ? 1000 : budget > 30000 ? 30000 : budget;
-	int64_t deadline = mono_ms() + budget;
-	while (s->qlen > 0) {
-		drain(s, deadline);
-		int64_t now = mono_ms();
-		if (s->qlen == 0 || now >= deadline)
-			break;
-		int64_t wait = s->next_try_ms - now;
-		wait = wait < 10 ? 10 : wait > 250 ? 250 : wait;
-		if (wait > deadline - now)
-			wait = deadline - now;
-		struct timespec ts = {.tv_sec = wait / 1000, .tv_nsec = (wait % 1000) * 1000000};
-		nanosleep(&ts, NULL);
-		s->next_try_ms = 0;
-	}
-	s->st.queued = s->qlen;
-	return s->qlen ? -EAGAIN : 0;
+	if (s->outbox)
+		dd_outbox_flush(s->outbox);
+	/* Undelivered alerts are safe in the spool: not an error of the run. */
+	return 0;
+}
+
+static int syslog_status(void *state, struct driftd_sink_status *out)
+{
+	struct syslog_sink *s = state;
+	if (!s->outbox)
+		return -EBADF;
+	dd_outbox_status(s->outbox, out);
+	return 0;
 }
 
 static void syslog_close(void *state)
@@ -1243,12 +1200,10 @@ static void syslog_close(void *state)
 	struct syslog_sink *s = state;
 	if (!s->opened)
 		return;
+	/* The outbox first: its thread uses the connection until it is joined. */
+	dd_outbox_close(s->outbox);
+	s->outbox = NULL;
 	conn_close(s);
-	while (s->qlen > 0)
-		q_pop(s);
-	free(s->q);
-	s->q = NULL;
-	s->qcap = 0;
 	if (s->ai)
 		freeaddrinfo(s->ai);
 	s->ai = NULL;
@@ -1292,7 +1247,9 @@ static int syslog_open(void *state, const json_t *conf, const struct driftd_sink
 	if (syslog_check(conf, &key, why, sizeof(why)) < 0)
 		return -EINVAL;
 	const char *v = json_string_value(json_object_get(conf, "target"));
-	parse_target(v ? v : "unix:///dev/log", &s->t, why, sizeof(why));
+	char v_target[300];
+	snprintf(v_target, sizeof(v_target), "%s", v ? v : "unix:///dev/log");
+	parse_target(v_target, &s->t, why, sizeof(why));
 	v = json_string_value(json_object_get(conf, "facility"));
 	s->facility = dd_syslog_facility(v ? v : "daemon");
 	v = json_string_value(json_object_get(conf, "format"));
@@ -1308,11 +1265,7 @@ static int syslog_open(void *state, const json_t *conf, const struct driftd_sink
 	if (j)
 		parse_timeout(j, &s->timeout_ms);
 	j = json_object_get(conf, "queue");
-	s->qcap = j ? (size_t)json_integer_value(j) : QUEUE_DEFAULT;
-	if (s->qcap && !(s->q = calloc(s->qcap, sizeof(*s->q)))) {
-		syslog_close(s);
-		return -ENOMEM;
-	}
+	s->queue_max = j ? (uint64_t)json_integer_value(j) : QUEUE_DEFAULT;
 	if (ctx && ctx->hostname)
 		snprintf(s->hostname, sizeof(s->hostname), "%s", ctx->hostname);
 	snprintf(s->procid, sizeof(s->procid), "%ld", (long)getpid());
@@ -1326,20 +1279,44 @@ static int syslog_open(void *state, const json_t *conf, const struct driftd_sink
 	/* Resolve now, when blocking is harmless; a failure is retried at the first connect. */
 	if (s->t.tr != TR_UNIX)
 		resolve(s);
+
+	/* Flush gives the receiver a few timeouts (1..30 s) unless the host says otherwise. */
+	int64_t flush = 5 * s->timeout_ms;
+	flush = flush < 1000 ? 1000 : flush > 30000 ? 30000 : flush;
+	struct dd_outbox_settings os = {
+	    .retry_horizon_ms = RETRY_HORIZON_MS,
+	    .retry_initial_ms = RETRY_FIRST_MS,
+	    .retry_max_delay_ms = RETRY_MAX_MS,
+	    .max_files = s->queue_max,
+	    .max_bytes = QUEUE_BYTES_MAX,
+	    .flush_ms = !ctx || ctx->flush_timeout_ms == 0 ? flush
+	                : ctx->flush_timeout_ms < 0        ? -1
+	                                                   : ctx->flush_timeout_ms,
+	    .in_order = true,
+	};
+	if (!ctx || !ctx->spool_dir || !ctx->name) {
+		syslog_close(s);
+		return -EINVAL;
+	}
+	char dir[4096], label[400];
+	snprintf(dir, sizeof(dir), "%s/%s", ctx->spool_dir, ctx->name);
+	snprintf(label, sizeof(label), "%s sink (%s)", ctx->name, v_target);
+	struct dd_outbox_transport tr = {
+	    .state = s, .send = syslog_send, .interrupt = syslog_interrupt};
+	int rc = dd_outbox_open(dir, label, ctx->log, &os, &tr, &s->outbox);
+	if (rc < 0) {
+		syslog_close(s);
+		return rc;
+	}
 	return 0;
 }
 
-void dd_syslog_stats(const void *state, struct dd_syslog_stats *out)
+void dd_syslog_stats(void *state, struct dd_syslog_stats *out)
 {
-	const struct syslog_sink *s = state;
-	*out = s->st;
-	out->queued = s->qlen;
-}
-
-const char *dd_syslog_last_error(const void *state)
-{
-	const struct syslog_sink *s = state;
-	return s->last_error;
+	struct syslog_sink *s = state;
+	*out = (struct dd_syslog_stats){.connects = s->connects, .failed = s->failed};
+	if (s->outbox)
+		dd_outbox_stats(s->outbox, &out->outbox);
 }
 
 const struct driftd_sink_ops dd_sink_syslog = {
@@ -1353,4 +1330,5 @@ const struct driftd_sink_ops dd_sink_syslog = {
     .deliver = syslog_deliver,
     .flush = syslog_flush,
     .close = syslog_close,
+    .status = syslog_status,
 };

@@ -8,6 +8,8 @@
 
 #include <driftd/detector.h>
 
+#include "outbox.h"
+
 #define DD_SYSLOG_SD_NAME_MAX  32
 #define DD_SYSLOG_HOSTNAME_MAX 255
 #define DD_SYSLOG_APPNAME_MAX  48
@@ -28,15 +30,13 @@ void dd_syslog_sd_value(struct driftd_buf *out, const char *s, size_t len);
 /* RFC 6587 octet counting: "LEN SP MSG". */
 void dd_syslog_frame(struct driftd_buf *out, const uint8_t *msg, size_t len);
 
+/* The transport's counters next to the outbox's (sent = outbox.delivered). */
 struct dd_syslog_stats {
-	uint64_t sent;     /* messages handed to the transport */
-	uint64_t failed;   /* failed connects and sends */
-	uint64_t dropped;  /* messages given up: queue overflow, too large for the transport */
 	uint64_t connects; /* connections (or datagram sockets) opened */
-	size_t queued;     /* messages waiting for the receiver now */
+	uint64_t failed;   /* failed connects and sends */
+	struct dd_outbox_stats outbox;
 };
-void dd_syslog_stats(const void *state, struct dd_syslog_stats *out);
-/* What went wrong last ("connect to HOST:PORT: Connection refused"), or "". */
-const char *dd_syslog_last_error(const void *state);
+/* A snapshot of an open sink's counters; safe while its delivery thread runs. */
+void dd_syslog_stats(void *state, struct dd_syslog_stats *out);
 
 #endif

@@ -32,17 +32,15 @@
 #include <openssl/sha.h>
 
 #include "config.h"
+#include "outbox.h"
 #include "sink_webhook.h"
 #include "sinks.h"
 #include "spool.h"
 
-#define RESPONSE_MAX       (64 * 1024) /* response bytes read before the rest is dropped */
-#define BREAKER_THRESHOLD  5           /* consecutive failed attempts that open the circuit */
-#define DEFAULT_FLUSH_MS   30000
-#define SECRET_FILE_MAX    4096
-#define SNIPPET            200
-#define MAX_RETRY_AFTER_MS (24LL * 3600 * 1000)
-#define OVERFLOW_LOG_EVERY 100
+#define RESPONSE_MAX     (64 * 1024) /* response bytes read before the rest is dropped */
+#define DEFAULT_FLUSH_MS 30000
+#define SECRET_FILE_MAX  4096
+#define SNIPPET          200
 
 enum wh_format { WH_NATIVE, WH_ALERTMANAGER, WH_SLACK, WH_PAGERDUTY };
 static const char *const format_names[] = {"native", "alertmanager", "slack", "pagerduty", NULL};
@@ -69,15 +67,6 @@ struct wh_settings {
 	char routing_key[129];
 };
 
-struct wh_entry {
-	char name[DD_SPOOL_NAME_MAX];
-	char key[DD_SPOOL_KEY_MAX + 1];
-	int64_t created_ms; /* wall clock */
-	int64_t due;        /* monotonic ms of the next attempt */
-	uint32_t attempts;
-	uint64_t size;
-};
-
 struct wh_result {
 	int curl;
 	long status;
@@ -93,52 +82,16 @@ struct webhook {
 	char name[64];      /* the sink's instance name */
 	char endpoint[256]; /* scheme://host[:port] for messages: never the path (tokens) */
 	FILE *log;
-	int64_t flush_ms; /* < 0: do not wait */
-	struct dd_spool *spool;
+	struct dd_outbox *outbox; /* spool and delivery thread; the transport below is its */
 
-	pthread_mutex_t mu;
-	pthread_cond_t wake; /* to the thread: new work, or stop */
-	pthread_cond_t idle; /* from the thread: the queue shrank */
-	bool mu_init;
-	bool started;
-	pthread_t thread;
-	bool stop;
-	atomic_bool stopping; /* read by the transfer loop without the lock */
-
-	/* Under mu. The entries are individually allocated: the thread keeps a pointer to the one
-	 * it is sending while deliver() may grow the array. */
-	struct wh_entry **q;
-	size_t nq, capq;
-	uint64_t qbytes;
-	unsigned consecutive; /* failed attempts in a row (any alert) */
-	unsigned trips;       /* times the circuit opened since the last success */
-	bool breaker_open;
-	int64_t not_before; /* monotonic ms: no attempt before (breaker, Retry-After) */
-	bool disabled;
-	struct dd_webhook_stats st;
-
-	/* The thread's own. */
+	/* The delivery thread's own. */
+	atomic_bool stopping; /* set by close: the transfer loop gives up */
 	CURLM *multi;
 	CURL *easy;
 	struct wh_result res;
-	uint64_t rng;
 };
 
 /* ---- small helpers ---- */
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 __attribute__((format(printf, 2, 3))) static void wlog(const struct webhook *w, const char *fmt,
                                                        ...)
@@ -151,17 +104,6 @@ __attribute__((format(printf, 2, 3))) static void wlog(const struct webhook *w, 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	fprintf(w->log, "driftd: %s sink (%s): %s\n", w->name, w->endpoint, msg);
-}
-
-static double rand01(uint64_t *s)
-{
-	/* xorshift64*: jitter needs spread, not secrecy. */
-	uint64_t x = *s;
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return (double)((x * 0x2545F4914F6CDD1DULL) >> 11) / 9007199254740992.0;
 }
 
 static void settings_free(struct wh_settings *s)
@@ -1025,74 +967,6 @@ enum dd_webhook_outcome dd_webhook_classify(int curl_code, long http_status)
 	return DD_WEBHOOK_DEAD;
 }
 
-int64_t dd_webhook_backoff_ms(uint32_t failures, int64_t initial_ms, int64_t cap_ms, double u01)
-{
-	int64_t ceil_ms = initial_ms;
-	for (uint32_t i = 1; i < failures && ceil_ms < cap_ms; i++)
-		ceil_ms = ceil_ms > INT64_MAX / 2 ? INT64_MAX : ceil_ms * 2;
-	if (ceil_ms > cap_ms)
-		ceil_ms = cap_ms;
-	return (int64_t)(u01 * (double)ceil_ms);
-}
-
-/* ---- the queue (callers hold mu) ---- */
-
-static int queue_add(struct webhook *w, struct wh_entry *e)
-{
-	if (w->nq == w->capq) {
-		size_t nc = w->capq ? w->capq * 2 : 64;
-		struct wh_entry **nq = realloc(w->q, nc * sizeof(*nq));
-		if (!nq)
-			return -ENOMEM;
-		w->q = nq;
-		w->capq = nc;
-	}
-	w->q[w->nq++] = e;
-	w->qbytes += e->size;
-	return 0;
-}
-
-static void queue_drop(struct webhook *w, struct wh_entry *e)
-{
-	for (size_t i = 0; i < w->nq; i++)
-		if (w->q[i] == e) {
-			memmove(&w->q[i], &w->q[i + 1], (w->nq - i - 1) * sizeof(*w->q));
-			w->nq--;
-			w->qbytes -= e->size;
-			free(e);
-			break;
-		}
-	pthread_cond_broadcast(&w->idle);
-}
-
-/* The next alert to send, or NULL with *until set to when to look again. */
-static struct wh_entry *pick(struct webhook *w, int64_t now, int64_t *until)
-{
-	*until = INT64_MAX;
-	if (w->nq == 0 || w->disabled)
-		return NULL;
-	if (now < w->not_before) {
-		*until = w->not_before;
-		return NULL;
-	}
-	struct wh_entry *best = NULL;
-	if (w->breaker_open) {
-		/* Half-open: one probe, the alert that has waited longest for its retry (so a
-		 * payload the receiver chokes on does not keep the circuit open by itself). */
-		for (size_t i = 0; i < w->nq; i++)
-			if (!best || w->q[i]->due < best->due)
-				best = w->q[i];
-		return best;
-	}
-	for (size_t i = 0; i < w->nq; i++) {
-		if (w->q[i]->due <= now)
-			return w->q[i]; /* oldest first */
-		if (w->q[i]->due < *until)
-			*until = w->q[i]->due;
-	}
-	return NULL;
-}
-
 /* ---- HTTP ---- */
 
 static size_t on_body(char *p, size_t sz, size_t n, void *ud)
@@ -1228,212 +1102,43 @@ static void describe(const struct wh_result *r, char *buf, size_t size)
 	}
 }
 
-/* ---- the delivery thread ---- */
+/* ---- the transport (runs on the outbox's delivery thread) ---- */
 
-static void bury(struct webhook *w, struct wh_entry *e, const char *why)
+static enum dd_outbox_verdict verdict_of(enum dd_webhook_outcome o)
 {
-	int rc = dd_spool_bury(w->spool, e->name, why);
-	if (rc < 0 && rc != -ENOENT)
-		wlog(w,
-		     "alert %s (%s) not sent any more (%s), but it cannot move to dead/: %s; it "
-		     "stays "
-		     "in %s and is tried again at the next start",
-		     e->key, e->name, why, strerror(-rc), dd_spool_dir(w->spool));
-	else
-		wlog(w, "alert %s moved to %s/dead/%s: %s", e->key, dd_spool_dir(w->spool), e->name,
-		     why);
-	pthread_mutex_lock(&w->mu);
-	w->st.dead += rc == 0 || rc == -ENOENT;
-	queue_drop(w, e);
-	pthread_mutex_unlock(&w->mu);
+	switch (o) {
+	case DD_WEBHOOK_DELIVERED:
+		return DD_OUTBOX_DELIVERED;
+	case DD_WEBHOOK_DEAD:
+		return DD_OUTBOX_DEAD;
+	case DD_WEBHOOK_GONE:
+		return DD_OUTBOX_GONE;
+	case DD_WEBHOOK_RETRY:
+		break;
+	}
+	return DD_OUTBOX_RETRY;
 }
 
-static void failed(struct webhook *w, struct wh_entry *e, struct dd_spool_meta *m,
-                   const struct driftd_buf *body, const char *what, int64_t retry_after_s,
-                   bool probe)
+static void wh_send(void *state, const char *key, const struct driftd_buf *body,
+                    struct dd_outbox_attempt *out)
 {
-	uint32_t attempts = e->attempts + 1;
-	int64_t now_wall = wall_ms();
-	if ((w->set.max_attempts && attempts >= w->set.max_attempts) ||
-	    now_wall - e->created_ms >= w->set.retry_horizon_ms) {
-		char why[512];
-		snprintf(why, sizeof(why), "gave up after %" PRIu32 " attempts over %.0f s: %s",
-		         attempts, (double)(now_wall - e->created_ms) / 1000.0, what);
-		pthread_mutex_lock(&w->mu);
-		w->consecutive++;
-		pthread_mutex_unlock(&w->mu);
-		bury(w, e, why);
+	struct webhook *w = state;
+	send_one(w, key, body);
+	struct wh_result *r = &w->res;
+	if (r->aborted) {
+		out->verdict = DD_OUTBOX_ABORTED;
 		return;
 	}
-	int64_t delay;
-	if (retry_after_s > 0)
-		delay = retry_after_s * 1000 > MAX_RETRY_AFTER_MS ? MAX_RETRY_AFTER_MS
-		                                                  : retry_after_s * 1000;
-	else
-		delay = dd_webhook_backoff_ms(attempts, w->set.retry_initial_ms,
-		                              w->set.retry_max_delay_ms, rand01(&w->rng));
-	/* The bookkeeping goes to the file too (attempts count across restarts); if that
-	 * fails the alert is still in the spool and the count lives on in memory. */
-	m->attempts = attempts;
-	m->next_ms = now_wall + delay;
-	int rc = body ? dd_spool_update(w->spool, e->name, m, body->data, body->len) : 0;
-	if (rc < 0)
-		wlog(w, "cannot update %s: %s", e->name, strerror(-rc));
-
-	int64_t now = mono_ms();
-	pthread_mutex_lock(&w->mu);
-	e->attempts = attempts;
-	e->due = now + delay;
-	w->st.retries++;
-	bool first = w->consecutive == 0;
-	w->consecutive++;
-	if (retry_after_s > 0 && now + delay > w->not_before)
-		w->not_before = now + delay; /* the endpoint asked everyone to wait */
-	bool opened = false;
-	if (probe || w->consecutive >= BREAKER_THRESHOLD) {
-		opened = !w->breaker_open;
-		w->breaker_open = true;
-		w->st.breaker_trips++;
-		w->trips++;
-		/* Equal jitter on the breaker's own exponential cooldown. */
-		int64_t c = dd_webhook_backoff_ms(w->trips, w->set.retry_initial_ms,
-		                                  w->set.retry_max_delay_ms, 1.0);
-		int64_t cool = c / 2 + (int64_t)(rand01(&w->rng) * (double)(c - c / 2));
-		if (now + cool > w->not_before)
-			w->not_before = now + cool;
-	}
-	size_t pending = w->nq;
-	int64_t wait = w->not_before - now;
-	pthread_mutex_unlock(&w->mu);
-	if (first)
-		wlog(w, "delivery of %s failed: %s; retrying in %.1f s", e->key, what,
-		     (double)delay / 1000.0);
-	if (opened)
-		wlog(w,
-		     "circuit open after %u failures in a row (last: %s); %zu alerts wait in the "
-		     "spool, next probe in %.1f s",
-		     w->consecutive, what, pending, (double)wait / 1000.0);
+	describe(r, out->what, sizeof(out->what));
+	out->verdict = verdict_of(dd_webhook_classify(r->curl, r->status));
+	out->retry_after_s = r->retry_after_s;
 }
 
-static void attempt(struct webhook *w, struct wh_entry *e, bool probe)
+static void wh_interrupt(void *state)
 {
-	struct driftd_buf body = {0};
-	struct dd_spool_meta m;
-	int rc = dd_spool_read(w->spool, e->name, &m, &body, NULL);
-	if (rc == -EBADMSG) {
-		pthread_mutex_lock(&w->mu);
-		w->st.corrupt++;
-		pthread_mutex_unlock(&w->mu);
-		bury(w, e, "corrupt spool file (truncated or garbled): not sent");
-		goto out;
-	}
-	if (rc == -ENOENT) { /* removed by hand */
-		pthread_mutex_lock(&w->mu);
-		queue_drop(w, e);
-		pthread_mutex_unlock(&w->mu);
-		goto out;
-	}
-	if (rc < 0) {
-		char what[128];
-		snprintf(what, sizeof(what), "cannot read the spool file: %s", strerror(-rc));
-		/* Not read: the file is left as it is (NULL body), only the schedule moves. */
-		m = (struct dd_spool_meta){.created_ms = e->created_ms};
-		snprintf(m.key, sizeof(m.key), "%s", e->key);
-		failed(w, e, &m, NULL, what, 0, probe);
-		goto out;
-	}
-	if (body.len == 0)
-		driftd_buf_put(&body, "", 0); /* curl needs a buffer, even for no bytes */
-	send_one(w, m.key, &body);
-	struct wh_result *r = &w->res;
-	if (r->aborted)
-		goto out; /* stopping: the alert stays in the spool, untouched */
-	pthread_mutex_lock(&w->mu);
-	w->st.attempts++;
-	pthread_mutex_unlock(&w->mu);
-	char what[CURL_ERROR_SIZE + SNIPPET + 32];
-	describe(r, what, sizeof(what));
-	switch (dd_webhook_classify(r->curl, r->status)) {
-	case DD_WEBHOOK_DELIVERED: {
-		rc = dd_spool_remove(w->spool, e->name);
-		if (rc < 0 && rc != -ENOENT)
-			wlog(w, "cannot remove %s: %s", e->name, strerror(-rc));
-		pthread_mutex_lock(&w->mu);
-		bool was_open = w->breaker_open, was_failing = w->consecutive > 0;
-		w->st.delivered++;
-		w->consecutive = 0;
-		w->breaker_open = false;
-		w->trips = 0;
-		queue_drop(w, e);
-		size_t pending = w->nq;
-		pthread_mutex_unlock(&w->mu);
-		if (was_open || was_failing)
-			wlog(w, "delivering again (HTTP %ld); %zu alerts pending", r->status,
-			     pending);
-		break;
-	}
-	case DD_WEBHOOK_RETRY:
-		failed(w, e, &m, &body, what, r->retry_after_s, probe);
-		break;
-	case DD_WEBHOOK_DEAD: {
-		char why[sizeof(what) + 64];
-		snprintf(why, sizeof(why), "refused by the receiver: %s", what);
-		bury(w, e, why);
-		break;
-	}
-	case DD_WEBHOOK_GONE: {
-		/* Standard Webhooks: 410 means the endpoint is gone for good. This alert goes to
-		 * dead/, and the sink stops sending until driftd restarts; new alerts keep being
-		 * spooled, so fixing the URL and restarting delivers them. */
-		char why[sizeof(what) + 64];
-		snprintf(why, sizeof(why), "endpoint gone: %s", what);
-		bury(w, e, why);
-		pthread_mutex_lock(&w->mu);
-		w->disabled = true;
-		pthread_cond_broadcast(&w->idle);
-		pthread_mutex_unlock(&w->mu);
-		wlog(w,
-		     "the endpoint answered 410 Gone: sending stops until driftd restarts; alerts "
-		     "stay in %s",
-		     dd_spool_dir(w->spool));
-		break;
-	}
-	}
-out:
-	driftd_buf_free(&body);
-}
-
-static void *deliver_thread(void *arg)
-{
-	struct webhook *w = arg;
-	pthread_mutex_lock(&w->mu);
-	while (!w->stop) {
-		int64_t now = mono_ms(), until;
-		struct wh_entry *e = pick(w, now, &until);
-		if (!e) {
-			if (until == INT64_MAX) {
-				pthread_cond_wait(&w->wake, &w->mu);
-			} else {
-				struct timespec ts;
-				clock_gettime(CLOCK_MONOTONIC, &ts);
-				int64_t d = until - now;
-				ts.tv_sec += (time_t)(d / 1000);
-				ts.tv_nsec += (long)(d % 1000) * 1000000L;
-				if (ts.tv_nsec >= 1000000000L) {
-					ts.tv_sec++;
-					ts.tv_nsec -= 1000000000L;
-				}
-				pthread_cond_timedwait(&w->wake, &w->mu, &ts);
-			}
-			continue;
-		}
-		bool probe = w->breaker_open;
-		pthread_mutex_unlock(&w->mu);
-		attempt(w, e, probe);
-		pthread_mutex_lock(&w->mu);
-	}
-	pthread_mutex_unlock(&w->mu);
-	return NULL;
+	struct webhook *w = state;
+	atomic_store(&w->stopping, true);
+	curl_multi_wakeup(w->multi);
 }
 
 /* ---- the sink ops ---- */
@@ -1444,58 +1149,6 @@ static CURLcode curl_init_rc;
 static void curl_init(void)
 {
 	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-static int recover(struct webhook *w)
-{
-	char **names;
-	size_t n;
-	int rc = dd_spool_list(w->spool, &names, &n);
-	if (rc < 0)
-		return rc;
-	int64_t now = mono_ms();
-	for (size_t i = 0; i < n; i++) {
-		struct dd_spool_meta m;
-		uint64_t size = 0;
-		rc = dd_spool_read(w->spool, names[i], &m, NULL, &size);
-		if (rc == -EBADMSG) {
-			w->st.corrupt++;
-			w->st.dead++;
-			dd_spool_bury(w->spool, names[i],
-			              "corrupt spool file (truncated or garbled): not sent");
-			wlog(w, "%s/%s is corrupt: moved to dead/", dd_spool_dir(w->spool),
-			     names[i]);
-			continue;
-		}
-		if (rc < 0) {
-			wlog(w, "cannot read %s/%s: %s (left alone)", dd_spool_dir(w->spool),
-			     names[i], strerror(-rc));
-			continue;
-		}
-		struct wh_entry *e = calloc(1, sizeof(*e));
-		if (!e) {
-			rc = -ENOMEM;
-			break;
-		}
-		snprintf(e->name, sizeof(e->name), "%s", names[i]);
-		memcpy(e->key, m.key, sizeof(e->key));
-		e->created_ms = m.created_ms;
-		e->attempts = m.attempts;
-		e->due = now; /* re-sent first, right away */
-		e->size = size;
-		if ((rc = queue_add(w, e)) < 0) {
-			free(e);
-			break;
-		}
-		w->st.recovered++;
-		rc = 0;
-	}
-	dd_spool_list_free(names, n);
-	if (rc == 0 && w->st.recovered)
-		wlog(w,
-		     "%" PRIu64 " undelivered alerts from an earlier run in %s: sending them first",
-		     w->st.recovered, dd_spool_dir(w->spool));
-	return rc;
 }
 
 static void wh_close(void *state);
@@ -1510,9 +1163,6 @@ static int wh_open(void *state, const json_t *conf, const struct driftd_sink_ctx
 		return -EINVAL;
 	w->log = ctx->log;
 	snprintf(w->name, sizeof(w->name), "%s", ctx->name);
-	w->flush_ms = ctx->flush_timeout_ms > 0   ? ctx->flush_timeout_ms
-	              : ctx->flush_timeout_ms < 0 ? -1
-	                                          : DEFAULT_FLUSH_MS;
 	int rc = parse_settings(conf, &w->set, &key, why, sizeof(why));
 	if (rc < 0) {
 		snprintf(w->endpoint, sizeof(w->endpoint), "-");
@@ -1521,25 +1171,6 @@ static int wh_open(void *state, const json_t *conf, const struct driftd_sink_ctx
 	}
 	parse_url(w->set.url, w->endpoint, sizeof(w->endpoint), why, sizeof(why));
 
-	char dir[4096];
-	snprintf(dir, sizeof(dir), "%s/%s", ctx->spool_dir, ctx->name);
-	rc = dd_spool_open(dir, &w->spool);
-	if (rc < 0) {
-		wlog(w, "cannot open the spool %s: %s", dir,
-		     rc == -EBUSY ? "in use by another driftd" : strerror(-rc));
-		goto fail;
-	}
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_mutex_init(&w->mu, NULL);
-	pthread_cond_init(&w->wake, &ca);
-	pthread_cond_init(&w->idle, &ca);
-	pthread_condattr_destroy(&ca);
-	w->mu_init = true;
-	if ((rc = recover(w)) < 0)
-		goto fail;
-
 	pthread_once(&curl_once, curl_init);
 	rc = -ENOMEM;
 	if (curl_init_rc != CURLE_OK || !(w->multi = curl_multi_init()) ||
@@ -1547,168 +1178,85 @@ static int wh_open(void *state, const json_t *conf, const struct driftd_sink_ctx
 		goto fail;
 	if ((rc = setup_easy(w)) < 0)
 		goto fail;
-	if (getrandom(&w->rng, sizeof(w->rng), 0) != sizeof(w->rng) || w->rng == 0)
-		w->rng = (uint64_t)wall_ms() | 1;
 
-	/* The thread takes no signals: they are the main thread's business. */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = -pthread_create(&w->thread, NULL, deliver_thread, w);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc < 0)
+	char dir[4096], label[sizeof(w->name) + sizeof(w->endpoint) + 16];
+	snprintf(dir, sizeof(dir), "%s/%s", ctx->spool_dir, ctx->name);
+	snprintf(label, sizeof(label), "%s sink (%s)", w->name, w->endpoint);
+	struct dd_outbox_settings os = {
+	    .max_attempts = w->set.max_attempts,
+	    .retry_horizon_ms = w->set.retry_horizon_ms,
+	    .retry_initial_ms = w->set.retry_initial_ms,
+	    .retry_max_delay_ms = w->set.retry_max_delay_ms,
+	    .max_files = w->set.spool_max_files,
+	    .max_bytes = w->set.spool_max_bytes,
+	    .flush_ms = ctx->flush_timeout_ms > 0   ? ctx->flush_timeout_ms
+	                : ctx->flush_timeout_ms < 0 ? -1
+	                                            : DEFAULT_FLUSH_MS,
+	};
+	struct dd_outbox_transport tr = {.state = w, .send = wh_send, .interrupt = wh_interrupt};
+	if ((rc = dd_outbox_open(dir, label, w->log, &os, &tr, &w->outbox)) < 0)
 		goto fail;
-	w->started = true;
 	return 0;
 fail:
 	wh_close(w);
 	return rc < 0 ? rc : -EINVAL;
 }
 
+/* The formatted request is "<webhook-id>\n<body>": the id is the spool's key. */
 static int wh_deliver(void *state, const uint8_t *data, size_t len)
 {
 	struct webhook *w = state;
-	if (!w->spool)
+	if (!w->outbox)
 		return -EBADF;
 	const uint8_t *nl = memchr(data, '\n', len);
+	char key[DD_SPOOL_KEY_MAX + 1];
 	if (!nl || !dd_spool_key_ok((const char *)data, (size_t)(nl - data)))
 		return -EINVAL;
-	struct dd_spool_meta m = {.created_ms = wall_ms()};
-	memcpy(m.key, data, (size_t)(nl - data));
-	m.key[nl - data] = '\0';
-	m.next_ms = m.created_ms;
-	const uint8_t *body = nl + 1;
-	size_t blen = len - (size_t)(nl + 1 - data);
-
-	pthread_mutex_lock(&w->mu);
-	for (size_t i = 0; i < w->nq; i++)
-		if (strcmp(w->q[i]->key, m.key) == 0) {
-			/* Already waiting (same content-derived id): the receiver would drop it. */
-			w->st.duplicates++;
-			pthread_mutex_unlock(&w->mu);
-			return 0;
-		}
-	bool over =
-	    w->nq + 1 > w->set.spool_max_files || w->qbytes + blen + 512 > w->set.spool_max_bytes;
-	uint64_t ov = over ? ++w->st.overflow : 0;
-	pthread_mutex_unlock(&w->mu);
-	/* Over a bound the alert is still spooled (dropping it would be the one thing worse);
-	 * the count is the signal. TODO: raise driftd.spool_overflow as a self-alert. */
-	if (over && (ov == 1 || ov % OVERFLOW_LOG_EVERY == 0))
-		wlog(w,
-		     "spool over its bounds (%" PRIu64 " files / %" PRIu64 " bytes): %" PRIu64
-		     " alerts spooled beyond them so far",
-		     w->set.spool_max_files, w->set.spool_max_bytes, ov);
-
-	struct wh_entry *e = calloc(1, sizeof(*e));
-	if (!e)
-		return -ENOMEM;
-	int rc = dd_spool_put(w->spool, &m, body, blen, e->name, &e->size);
-	if (rc < 0) {
-		free(e);
-		pthread_mutex_lock(&w->mu);
-		w->st.write_errors++;
-		w->st.enospc += rc == -ENOSPC;
-		pthread_mutex_unlock(&w->mu);
-		return rc;
-	}
-	memcpy(e->key, m.key, sizeof(e->key));
-	e->created_ms = m.created_ms;
-	e->due = mono_ms();
-	pthread_mutex_lock(&w->mu);
-	rc = queue_add(w, e);
-	if (rc == 0) {
-		w->st.spooled++;
-		pthread_cond_signal(&w->wake);
-	}
-	pthread_mutex_unlock(&w->mu);
-	if (rc < 0) {
-		/* Spooled but not queued: the next start sends it. */
-		free(e);
-		return rc;
-	}
-	return 0;
+	memcpy(key, data, (size_t)(nl - data));
+	key[nl - data] = '\0';
+	return dd_outbox_put(w->outbox, key, nl + 1, len - (size_t)(nl + 1 - data));
 }
 
 static int wh_flush(void *state)
 {
 	struct webhook *w = state;
-	if (!w->mu_init)
-		return 0;
-	struct timespec dl;
-	clock_gettime(CLOCK_MONOTONIC, &dl);
-	int64_t ms = w->flush_ms > 0 ? w->flush_ms : 0;
-	dl.tv_sec += (time_t)(ms / 1000);
-	dl.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (dl.tv_nsec >= 1000000000L) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&w->mu);
-	while (w->nq > 0 && !w->disabled && w->started)
-		if (pthread_cond_timedwait(&w->idle, &w->mu, &dl) == ETIMEDOUT)
-			break;
-	struct dd_webhook_stats st = w->st;
-	size_t pending = w->nq;
-	pthread_mutex_unlock(&w->mu);
-	if (st.spooled || st.recovered || pending)
-		wlog(w,
-		     "%" PRIu64 " delivered, %zu pending in %s%s, %" PRIu64
-		     " dead-lettered, %" PRIu64 " retries",
-		     st.delivered, pending, dd_spool_dir(w->spool),
-		     pending ? " (sent on the next start)" : "", st.dead, st.retries);
+	if (w->outbox)
+		dd_outbox_flush(w->outbox);
 	/* Undelivered alerts are safe in the spool: not an error of the run. */
+	return 0;
+}
+
+static int wh_status(void *state, struct driftd_sink_status *out)
+{
+	struct webhook *w = state;
+	if (!w->outbox)
+		return -EBADF;
+	dd_outbox_status(w->outbox, out);
 	return 0;
 }
 
 static void wh_close(void *state)
 {
 	struct webhook *w = state;
-	if (w->started) {
-		pthread_mutex_lock(&w->mu);
-		w->stop = true;
-		atomic_store(&w->stopping, true);
-		pthread_cond_broadcast(&w->wake);
-		pthread_mutex_unlock(&w->mu);
-		curl_multi_wakeup(w->multi);
-		pthread_join(w->thread, NULL);
-		w->started = false;
-	}
+	/* The outbox first: its thread uses the curl handles until it is joined. */
+	dd_outbox_close(w->outbox);
+	w->outbox = NULL;
 	if (w->easy)
 		curl_easy_cleanup(w->easy);
 	if (w->multi)
 		curl_multi_cleanup(w->multi);
 	w->easy = NULL;
 	w->multi = NULL;
-	for (size_t i = 0; i < w->nq; i++)
-		free(w->q[i]);
-	free(w->q);
-	w->q = NULL;
-	w->nq = w->capq = 0;
-	if (w->mu_init) {
-		pthread_cond_destroy(&w->wake);
-		pthread_cond_destroy(&w->idle);
-		pthread_mutex_destroy(&w->mu);
-		w->mu_init = false;
-	}
-	dd_spool_close(w->spool);
-	w->spool = NULL;
 	settings_free(&w->set);
 }
 
-void dd_webhook_stats(void *state, struct dd_webhook_stats *out)
+void dd_webhook_stats(void *state, struct dd_outbox_stats *out)
 {
 	struct webhook *w = state;
-	*out = (struct dd_webhook_stats){0};
-	if (!w->mu_init)
-		return;
-	pthread_mutex_lock(&w->mu);
-	*out = w->st;
-	out->pending = w->nq;
-	out->pending_bytes = w->qbytes;
-	out->breaker_open = w->breaker_open;
-	out->disabled = w->disabled;
-	pthread_mutex_unlock(&w->mu);
+	if (w->outbox)
+		dd_outbox_stats(w->outbox, out);
+	else
+		*out = (struct dd_outbox_stats){0};
 }
 
 const struct driftd_sink_ops dd_sink_webhook = {
@@ -1722,4 +1270,5 @@ const struct driftd_sink_ops dd_sink_webhook = {
     .deliver = wh_deliver,
     .flush = wh_flush,
     .close = wh_close,
+    .status = wh_status,
 };

@@ -11,6 +11,8 @@
 
 #include <driftd/detector.h>
 
+#include "outbox.h"
+
 /* Standard Webhooks secrets: `whsec_<base64 of 24..64 bytes>`; a file may hold several,
  * separated by white space (key rotation: every request is signed with each). */
 #define DD_WEBHOOK_MAX_KEYS 4
@@ -43,28 +45,7 @@ enum dd_webhook_outcome {
 };
 enum dd_webhook_outcome dd_webhook_classify(int curl_code, long http_status);
 
-/* Full jitter: u01 (in [0, 1)) times min(cap, initial * 2^(failures - 1)). */
-int64_t dd_webhook_backoff_ms(uint32_t failures, int64_t initial_ms, int64_t cap_ms, double u01);
-
-struct dd_webhook_stats {
-	uint64_t spooled;      /* alerts written to the spool by deliver() */
-	uint64_t recovered;    /* found in the spool at open */
-	uint64_t duplicates;   /* deliver() of an id already pending: not spooled twice */
-	uint64_t attempts;     /* HTTP requests made */
-	uint64_t delivered;    /* 2xx */
-	uint64_t retries;      /* attempts that failed and were rescheduled */
-	uint64_t dead;         /* moved to dead/ (refused, or beyond the retry horizon) */
-	uint64_t corrupt;      /* spool files that failed verification (moved to dead/) */
-	uint64_t overflow;     /* alerts spooled while the spool was over a bound */
-	uint64_t write_errors; /* deliver() could not spool the alert (returned the error) */
-	uint64_t enospc;       /* ... of which for a full disk */
-	uint64_t breaker_trips;
-	uint64_t pending;       /* in the spool now */
-	uint64_t pending_bytes; /* their size on disk */
-	bool breaker_open;
-	bool disabled; /* the endpoint answered 410 */
-};
-/* A snapshot of an open webhook sink's counters (state as the host holds it). */
-void dd_webhook_stats(void *state, struct dd_webhook_stats *out);
+/* A snapshot of an open webhook sink's delivery counters (state as the host holds it). */
+void dd_webhook_stats(void *state, struct dd_outbox_stats *out);
 
 #endif

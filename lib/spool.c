@@ -17,6 +17,7 @@
 #include <jansson.h>
 #include <openssl/sha.h>
 
+#include "durable.h"
 #include "spool.h"
 
 #define MAGIC      "driftd-spool 1\n"
@@ -38,29 +39,6 @@ bool dd_spool_key_ok(const char *key, size_t len)
 		if ((unsigned char)key[i] < 0x21 || (unsigned char)key[i] > 0x7e)
 			return false;
 	return true;
-}
-
-static int mkdir_p(const char *path)
-{
-	char *p = strdup(path);
-	if (!p)
-		return -ENOMEM;
-	int rc = 0;
-	for (char *c = p + 1;; c++) {
-		if (*c != '/' && *c != '\0')
-			continue;
-		char saved = *c;
-		*c = '\0';
-		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
-			rc = -errno;
-			break;
-		}
-		*c = saved;
-		if (saved == '\0')
-			break;
-	}
-	free(p);
-	return rc;
 }
 
 static int open_dir(int at, const char *path)
@@ -94,7 +72,7 @@ int dd_spool_open(const char *dir, struct dd_spool **ret)
 	int rc = -ENOMEM;
 	if (!(s->dir = strdup(dir)))
 		goto fail;
-	if ((rc = mkdir_p(dir)) < 0)
+	if ((rc = dd_mkdir_p(dir)) < 0)
 		goto fail;
 	if ((rc = s->dirfd = open_dir(AT_FDCWD, dir)) < 0)
 		goto fail;
@@ -157,22 +135,6 @@ static void sha256_hex(const void *data, size_t len, char out[65])
 	hex(md, sizeof(md), out);
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-	while (n > 0) {
-		ssize_t w = write(fd, c, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* The header line (without the magic), or NULL on allocation failure. */
 static char *header_json(const struct dd_spool_meta *m, const void *data, size_t len)
 {
@@ -195,46 +157,12 @@ static int write_file(struct dd_spool *s, const char *name, const struct dd_spoo
 	char *hdr = header_json(m, data, len);
 	if (!hdr)
 		return -ENOMEM;
-	char tmp[DD_SPOOL_NAME_MAX + 8];
-	snprintf(tmp, sizeof(tmp), ".tmp-%s", name);
-	int rc = 0;
-	int fd = openat(s->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		rc = -errno;
-		goto out;
-	}
 	size_t hl = strlen(hdr);
-	if ((rc = write_all(fd, MAGIC, sizeof(MAGIC) - 1)) < 0 ||
-	    (rc = write_all(fd, hdr, hl)) < 0 || (rc = write_all(fd, "\n", 1)) < 0 ||
-	    (rc = write_all(fd, data, len)) < 0)
-		goto fail;
-	if (fsync(fd) < 0) {
-		rc = -errno;
-		goto fail;
-	}
-	int c = close(fd);
-	fd = -1;
-	if (c < 0) {
-		rc = -errno;
-		goto fail;
-	}
-	if (renameat(s->dirfd, tmp, s->dirfd, name) < 0) {
-		rc = -errno;
-		goto fail;
-	}
-	/* The rename is durable only once the directory is. */
-	if (fsync(s->dirfd) < 0) {
-		rc = -errno;
-		goto out;
-	}
-	if (size)
+	struct iovec parts[] = {
+	    {(void *)MAGIC, sizeof(MAGIC) - 1}, {hdr, hl}, {(void *)"\n", 1}, {(void *)data, len}};
+	int rc = dd_durable_write(s->dirfd, name, parts, sizeof(parts) / sizeof(parts[0]));
+	if (rc == 0 && size)
 		*size = sizeof(MAGIC) - 1 + hl + 1 + len;
-	goto out;
-fail:
-	if (fd >= 0)
-		close(fd);
-	unlinkat(s->dirfd, tmp, 0);
-out:
 	free(hdr);
 	return rc;
 }
@@ -393,8 +321,8 @@ int dd_spool_bury(struct dd_spool *s, const char *name, const char *why)
 	int fd = openat(s->deadfd, wn, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd >= 0) {
 		/* Best effort: the reason is for people, the dead letter itself is what counts. */
-		if (write_all(fd, why, strlen(why)) == 0)
-			(void)write_all(fd, "\n", 1);
+		if (dd_write_all(fd, why, strlen(why)) == 0)
+			(void)dd_write_all(fd, "\n", 1);
 		close(fd);
 	}
 	return 0;

@@ -4,6 +4,7 @@
 #ifndef DRIFTD_SINK_H
 #define DRIFTD_SINK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,6 +31,23 @@ struct driftd_sink_ctx {
 	FILE *log;
 };
 
+/* What a sink that queues (network sinks) reports about its queue: for the spool-overflow
+ * self-alert, metrics, STATUS= and health. Read from the pipeline thread while the sink's own
+ * delivery thread runs. */
+struct driftd_sink_status {
+	uint64_t delivered;     /* messages the receiver took */
+	uint64_t dead;          /* moved to dead letters */
+	uint64_t retries;       /* failed attempts rescheduled */
+	uint64_t overflow;      /* messages queued while the queue was over a bound */
+	uint64_t write_errors;  /* messages deliver() could not queue (it returned the error) */
+	uint64_t pending;       /* waiting now */
+	uint64_t pending_bytes; /* ... their size */
+	unsigned failing;       /* failed attempts in a row now (0: healthy) */
+	bool over_bounds;       /* the queue is beyond a bound now */
+	bool breaker_open;
+	char last_error[256]; /* the last failure, "" when none */
+};
+
 struct driftd_sink_ops {
 	uint32_t abi_version;
 	uint32_t struct_size;
@@ -50,6 +68,8 @@ struct driftd_sink_ops {
 	int (*flush)(void *state);
 	/* Idempotent and safe on half-opened state. */
 	void (*close)(void *state);
+	/* Optional (NULL: the sink does not queue). Fills out; -EBADF when not open. */
+	int (*status)(void *state, struct driftd_sink_status *out);
 };
 
 #ifdef __cplusplus

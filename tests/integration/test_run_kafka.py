@@ -6,7 +6,11 @@
    commits everything;
 2. kill -9 mid-stream and restart: every offset is processed at least once (trace lines carry
    partition and offset), duplicates are bounded, nothing is missing, offsets end committed;
-3. two instances in one group split the partitions between them and together see everything.
+3. kill -9 after the reference was learnt and snapshotted: the restart restores it and resumes
+   at the snapshot's offsets, so the shift is found at exactly the offsets of an uninterrupted
+   run (scipy), once, and nothing the snapshot covered is read again;
+4. corrupt newest snapshot: the previous generation is used, with a self-alert;
+5. two instances in one group split the partitions between them and together see everything.
 
 usage: test_run_kafka.py PATH/TO/driftd
 """
@@ -53,7 +57,8 @@ def events(n, shift_at, seed):
     return out
 
 
-def config(path, brokers, topic, group, monitors):
+def config(path, brokers, topic, group, monitors, snapshot="5s"):
+    """Each configuration keeps its state beside it (PATH.state), as two hosts would."""
     with open(path, "w") as f:
         f.write(f"""source:
   kafka:
@@ -61,8 +66,26 @@ def config(path, brokers, topic, group, monitors):
     topics: [{topic}]
     group: {group}
     properties: {{session.timeout.ms: 6000, heartbeat.interval.ms: 1000}}
+state: {{dir: "{path}.state", snapshot_interval: {snapshot}}}
 monitors:
 {monitors}""")
+
+
+def snapshots(cfg, group):
+    """The state generations on disk, newest first: (generation, document)."""
+    d = Path(f"{cfg}.state") / "state" / group
+    out = []
+    for f in sorted(d.glob("state-*.snap"), reverse=True):
+        b = f.read_bytes()
+        try:
+            out.append((int(f.name[6:22], 16), json.loads(b[64:])))
+        except ValueError:
+            out.append((int(f.name[6:22], 16), None))
+    return out
+
+
+def snapshot_offsets(doc):
+    return {(o["topic"], o["partition"]): o["next"] for o in doc["kafka"]["offsets"]}
 
 
 def start(cfg, trace, out, err):
@@ -247,10 +270,10 @@ def test_kill9(broker, tmp):
     broker.produce(topic, evs[:n1])
     cfg, trace = os.path.join(tmp, "k.yaml"), os.path.join(tmp, "k.trace")
     config(cfg, broker.bootstrap, topic, "g-crash",
-           "  - {name: ph, field: /input/f0, detector: page_hinkley}\n")
+           "  - {name: ph, field: /input/f0, detector: page_hinkley}\n", snapshot="1s")
     out, err = os.path.join(tmp, "k.out"), os.path.join(tmp, "k.err")
     proc = start(cfg, trace, out, err)
-    # Phase 1 is processed and, with auto-commit every second, committed.
+    # Phase 1 is processed and, with a snapshot (and its commit) every second, covered.
     wait_for(lambda: len(trace_lines(trace)) >= n1, 60, "phase 1")
     time.sleep(2.5)
     # Phase 2 is produced at a pace (2000 records every 50 ms) while driftd consumes it, so
@@ -275,8 +298,8 @@ def test_kill9(broker, tmp):
     dup = len(lines) - len(seen())
     check(done and len(seen()) == n, f"after kill -9 and restart every one of {n} offsets was "
           f"processed", f"{len(seen())} seen")
-    # What was committed before the crash is not processed again: only records after the
-    # last auto-commit (phase 2's, at most) come back.
+    # What the last snapshot before the crash covered is not processed again: only records
+    # after it (phase 2's, at most) come back.
     check(dup <= first - n1, f"duplicates bounded: {dup} re-delivered, at most the "
           f"{first - n1} processed after the last certain commit")
     check(rc == 0, "the restarted instance stops cleanly", open(err).read()[-1000:])
@@ -284,6 +307,124 @@ def test_kill9(broker, tmp):
     committed = broker.committed_offsets("g-crash", topic)
     check(all(committed.get(p) == hi for p, (_, hi) in wm.items()),
           "offsets committed to the end", f"{committed} vs {wm}")
+
+
+def ks_alert_offsets(xs, ref, win, alpha):
+    """Where an uninterrupted ks monitor fires (scipy): the last offset of each window whose
+    p-value first drops below alpha."""
+    fired, prev = [], False
+    for start_i in range(ref, len(xs) - win + 1, win):
+        p = ks_2samp(xs[:ref], xs[start_i:start_i + win]).pvalue
+        if p < alpha and not prev:
+            fired.append(start_i + win - 1)
+        prev = p < alpha
+    return fired
+
+
+def test_restore(broker, tmp):
+    topic, group, n, shift, cut = "restore", "g-restore", 8000, 5000, 2600
+    broker.create_topic(topic, 1)
+    evs = events(n, shift, 6)
+    broker.produce(topic, evs[:cut], partition=0)
+    cfg, trace = os.path.join(tmp, "r.yaml"), os.path.join(tmp, "r.trace")
+    config(cfg, broker.bootstrap, topic, group,
+           """  - {name: ks-f2, field: /input/f2, detector: ks, params: {alpha: 0.001},
+     reference: {size: 1000}, window: {size: 500}}
+  - {name: cusum-f0, field: /input/f0, detector: cusum}
+""", snapshot="300ms")
+    out, err = os.path.join(tmp, "r.out"), os.path.join(tmp, "r.err")
+    proc = start(cfg, trace, out, err)
+    covered = lambda: any(d and snapshot_offsets(d).get((topic, 0)) == cut
+                          for _, d in snapshots(cfg, group))
+    check(wait_for(covered, 60, "a snapshot covering the first records"),
+          f"a snapshot covers offsets 0..{cut - 1} (reference learnt)", open(err).read()[-800:])
+    proc.kill()  # SIGKILL: no shutdown snapshot, no final commit
+    proc.wait()
+    gen, doc = snapshots(cfg, group)[0]
+    mon = doc["monitors"]["ks-f2"]["monitor"]
+    check(mon["phase"] == "active" and mon["ref_n"] == 1000,
+          f"generation {gen} holds the learnt reference ({mon['phase']}, {mon['ref_n']} values)")
+    before = len(trace_lines(trace))
+
+    broker.produce(topic, evs[cut:], partition=0)
+    proc = start(cfg, trace, out, err)
+    done = wait_for(lambda: any(t["kafka.offset"] == n - 1 for t in trace_lines(trace)[before:]),
+                    90, "the rest of the topic")
+    rc, _ = stop(proc)
+    after = trace_lines(trace)[before:]
+    e = open(err).read()
+    check(done and rc == 0 and "resumes at offset 2600 (the state snapshot's)" in e and
+          "1 monitors resume" not in e and "2 monitors resume" in e,
+          "the restart restored both monitors and resumed at the snapshot's offset", e[-1200:])
+    check(after and min(t["kafka.offset"] for t in after) >= cut,
+          f"nothing the snapshot covered was read again (first offset after the restart: "
+          f"{min((t['kafka.offset'] for t in after), default=None)})")
+    xs = [json.loads(v)["input"]["f2"] for _, v in evs]
+    want = ks_alert_offsets(xs, 1000, 500, 0.001)
+    alerts = [json.loads(l) for l in open(out)]
+    got = [a["output_fields"]["kafka.offset"] for a in alerts
+           if a["rule"] == "ks-f2" and a["status"] == "firing"]
+    check(want and got == want and want[0] >= shift,
+          f"the shift is found at the offsets of an uninterrupted run, once ({got} vs {want})")
+    # The cumulative sum went on from where it was: its verdicts after the restart equal
+    # those of a run that never stopped (replay of the whole topic).
+    rp = subprocess.run([DRIFTD, "replay", "-c", cfg, "--kafka-topic", topic, "--trace",
+                         os.path.join(tmp, "r-whole.trace")], capture_output=True, text=True,
+                        timeout=120)
+    whole = {t["kafka.offset"]: t["score"] for t in trace_lines(os.path.join(tmp, "r-whole.trace"))
+             if t["monitor"] == "cusum-f0"}
+    resumed = {t["kafka.offset"]: t["score"] for t in after if t["monitor"] == "cusum-f0"}
+    check(rp.returncode == 0 and resumed and all(whole.get(k) == v for k, v in resumed.items()),
+          f"cusum after the restart equals an uninterrupted run bit for bit "
+          f"({len(resumed)} verdicts)", rp.stderr[-400:])
+    committed = broker.committed_offsets(group, topic)
+    check(committed.get(0) == n, f"offsets committed to the end after SIGTERM ({committed})")
+
+    # The newest generation damaged: the one before is used, and a self-alert says so.
+    newest = sorted((Path(f"{cfg}.state") / "state" / group).glob("state-*.snap"))[-1]
+    b = bytearray(newest.read_bytes())
+    b[100] ^= 0xFF
+    newest.write_bytes(bytes(b))
+    open(out, "w").close()
+    proc = start(cfg, trace, out, err)
+    wait_for(lambda: os.path.getsize(out) > 0, 30, "the self-alert")
+    rc, _ = stop(proc)
+    alerts = [json.loads(l) for l in open(out)]
+    fb = [a for a in alerts if a["rule"] == "driftd.state_restore_fallback"]
+    check(rc == 0 and len(fb) == 1 and "checksum mismatch" in fb[0]["output_fields"]["error"]
+          and "self" in fb[0]["tags"], "a corrupt newest snapshot: previous generation used, "
+          "driftd.state_restore_fallback raised", json.dumps(fb) + open(err).read()[-600:])
+
+    # `driftd state`: list, export, restore a known good generation, refuse a bad import.
+    run = lambda *a: subprocess.run([DRIFTD, "state", *a, "-c", cfg], capture_output=True,
+                                    text=True, timeout=60)
+    gens = [g for g, d in snapshots(cfg, group) if d]
+    ls = run("list")
+    check(ls.returncode == 0 and all(str(g) in ls.stdout for g in gens) and
+          f"resumes {topic}[0]@{n}" in ls.stdout, "state list shows the generations and "
+          "where each resumes", ls.stdout + ls.stderr)
+    old = gens[-1]
+    ex = run("export", "--generation", str(old))
+    doc = json.loads(ex.stdout) if ex.returncode == 0 else {}
+    check(set(doc.get("monitors", {})) == {"ks-f2", "cusum-f0"} and
+          doc["kafka"]["offsets"][0]["topic"] == topic, f"state export of generation {old}",
+          ex.stderr)
+    rs = run("restore", "--generation", str(old))
+    newest_gen, newest = snapshots(cfg, group)[0]
+    check(rs.returncode == 0 and newest_gen > gens[0] and
+          snapshot_offsets(newest) == snapshot_offsets(doc) and
+          newest["monitors"] == doc["monitors"],
+          f"state restore --generation {old} makes it the newest ({newest_gen})",
+          rs.stdout + rs.stderr)
+    doc["monitors"]["ks-f2"]["monitor"]["ref_n"] = 5000
+    bad = os.path.join(tmp, "bad-state.json")
+    with open(bad, "w") as f:
+        json.dump(doc, f)
+    im = subprocess.run([DRIFTD, "state", "import", "-c", cfg, bad], capture_output=True,
+                        text=True, timeout=60)
+    check(im.returncode == 1 and "does not fit this configuration: monitor ks-f2" in im.stderr
+          and snapshots(cfg, group)[0][0] == newest_gen,
+          "state import of a tampered document is refused, nothing written", im.stderr)
 
 
 def test_group_split(broker, tmp):
@@ -316,7 +457,8 @@ def test_group_split(broker, tmp):
 
 def main():
     with tempfile.TemporaryDirectory() as tmp, Broker(tmp) as broker:
-        for t in (test_alerts, test_time_range, test_formats, test_kill9, test_group_split):
+        for t in (test_alerts, test_time_range, test_formats, test_kill9, test_restore,
+                  test_group_split):
             try:
                 t(broker, tmp)
             except Exception as e:  # a harness failure is a test failure, not a crash

@@ -303,7 +303,7 @@ def test_gone(root):
           f"request) and flush did not wait ({dt:.1f} s)")
     check(len(c.spooled("dead")) == 1 and len(c.spooled()) == N_ALERTS - 1,
           "the refused alert in dead/, the others still spooled")
-    check("410 Gone" in p.stderr, "stderr says why", p.stderr[-500:])
+    check("gone for good (HTTP 410" in p.stderr, "stderr says why", p.stderr[-500:])
     p, _ = c.replay(cfg, inputs=["/dev/null"])
     r.stop()
     check(len(r.delivered()) == N_ALERTS - 1 and c.spooled() == [],

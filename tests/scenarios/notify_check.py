@@ -30,6 +30,7 @@ def main():
         with open(cfg, "w") as f:
             # A webhook sink holds its spool exclusively: a reload must hand it over.
             f.write('source:\n  kafka: {brokers: "127.0.0.1:1", topics: [t], group: g}\n'
+                    f'state: {{dir: {tmp}/state}}\n'
                     f'alerts: {{spool_dir: {tmp}/spool, sinks: [{{stdout: {{}}}}, '
                     '{webhook: {url: "http://127.0.0.1:1/x"}}]}\n'
                     "monitors:\n  - {name: a, field: /x, detector: page_hinkley}\n")
@@ -71,8 +72,15 @@ def main():
             except socket.timeout:
                 break
         texts = [m for _, m in msgs]
-        if not texts or not texts[0].startswith("READY=1") or "STATUS=" not in texts[0]:
-            failures.append(f"first message is not READY=1 with STATUS: {texts[:2]}")
+        # Restoring state may take long: the start is extended first, then READY.
+        if len(texts) < 2 or not texts[0].startswith("EXTEND_TIMEOUT_USEC=") or \
+                "STATUS=restoring state" not in texts[0]:
+            failures.append(f"first message does not extend the start for the restore: "
+                            f"{texts[:2]}")
+        if len(texts) < 2 or not texts[1].startswith("READY=1") or "STATUS=" not in texts[1]:
+            failures.append(f"second message is not READY=1 with STATUS: {texts[:2]}")
+        if not os.path.isdir(os.path.join(tmp, "state", "state", "g")):
+            failures.append("no state directory state/state/g: the state store was not opened")
         dogs = [t for t, m in msgs if m == "WATCHDOG=1"]
         if len(dogs) < 4:
             failures.append(f"{len(dogs)} WATCHDOG=1 in 3 s with WatchdogSec=1s: {texts}")
@@ -88,7 +96,7 @@ def main():
             failures.append(f"no READY=1 after a reload: {texts}")
         if "audit: configuration reloaded" not in err or "2 monitors, 1 kept their state" not in err:
             failures.append(f"no audit line for the reload: {err[-800:]}")
-        if "d.yaml:7:36: unknown detector 'nope'" not in err or "reload of" not in err:
+        if "d.yaml:8:36: unknown detector 'nope'" not in err or "reload of" not in err:
             failures.append(f"refused reload not reported with FILE:LINE:COL: {err[-800:]}")
         if '"rule":"driftd.reload_failed"' not in out:
             failures.append(f"no driftd.reload_failed alert on stdout: {out[-500:]}")

@@ -295,11 +295,93 @@ static void test_security_alerts(void **unused)
 	unlink(path);
 }
 
+/* A model version change is always an alert; the policy decides what happens to the state. */
+static void test_on_model_change(void **unused)
+{
+	char path[] = "/tmp/driftd-test-omc-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	char text[1024];
+	snprintf(
+	    text, sizeof(text),
+	    "monitors:\n"
+	    "  - {name: a, field: /input/x, detector: page_hinkley}\n"
+	    "  - {name: r, field: /input/x, detector: page_hinkley, on_model_change: rescope}\n"
+	    "  - {name: k, field: /input/x, detector: page_hinkley, on_model_change: keep}\n"
+	    "  - {name: pinned, match: {model_version: '1'}, field: /input/x,"
+	    " detector: page_hinkley}\n"
+	    "alerts: {sinks: [{file: {path: %s}}]}\n",
+	    path);
+	struct dd_config *c = load(text);
+	struct dd_pipeline_opts o = {0};
+	struct dd_pipeline *p;
+	assert_int_equal(dd_pipeline_new(c, &o, &p), 0);
+	uint64_t idx = 0;
+	char rec[256];
+	for (int i = 0; i < 60; i++) {
+		snprintf(rec, sizeof(rec),
+		         "{\"model\":{\"id\":\"m\",\"version\":\"%s\"},\"input\":{\"x\":%d}}",
+		         i < 30 ? "1" : "2", i % 3);
+		feed(p, rec, &idx);
+	}
+	assert_int_equal(dd_pipeline_flush(p), 0);
+	json_t *doc;
+	assert_int_equal(dd_pipeline_save(p, &doc), 0);
+	const json_t *mons = json_object_get(doc, "monitors");
+#define MATCHED(name)                                                                              \
+	json_integer_value(                                                                        \
+	    json_object_get(json_object_get(json_object_get(mons, name), "monitor"), "matched"))
+	assert_int_equal(MATCHED("a"), 60);
+	assert_int_equal(MATCHED("r"), 30); /* started over at the change */
+	assert_int_equal(MATCHED("k"), 60);
+	assert_int_equal(MATCHED("pinned"), 30);
+#undef MATCHED
+	assert_string_equal(
+	    json_string_value(json_object_get(
+	        json_object_get(json_object_get(mons, "a"), "monitor"), "model_version")),
+	    "2");
+	json_decref(doc);
+	dd_pipeline_free(p);
+	dd_config_free(c);
+
+	json_error_t e;
+	FILE *f = fopen(path, "r");
+	char line[4096];
+	const char *want_prio[] = {"Warning", "Notice", "Informational"};
+	const char *want_mon[] = {"a", "r", "k"};
+	int n = 0;
+	while (fgets(line, sizeof(line), f)) {
+		json_t *a = json_loads(line, 0, &e);
+		assert_non_null(a);
+		if (strcmp(json_string_value(json_object_get(a, "rule")), "driftd.model_changed")) {
+			json_decref(a);
+			continue;
+		}
+		assert_true(n < 3);
+		const json_t *of = json_object_get(a, "output_fields");
+		assert_string_equal(json_string_value(json_object_get(of, "monitor")), want_mon[n]);
+		assert_string_equal(json_string_value(json_object_get(a, "priority")),
+		                    want_prio[n]);
+		assert_string_equal(
+		    json_string_value(json_object_get(of, "model.version.previous")), "1");
+		assert_string_equal(json_string_value(json_object_get(of, "model.version")), "2");
+		assert_non_null(strstr(json_string_value(json_object_get(a, "output")),
+		                       "changed version from 1 to 2"));
+		json_decref(a);
+		n++;
+	}
+	fclose(f);
+	unlink(path);
+	assert_int_equal(n, 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_windows_and_routing),
 	    cmocka_unit_test(test_reject_log_is_rate_limited),
+	    cmocka_unit_test(test_on_model_change),
 	    cmocka_unit_test(test_dry_run_goes_to_the_journal_only),
 	    cmocka_unit_test(test_adopt_keeps_unchanged_monitors),
 	    cmocka_unit_test(test_security_alerts),

@@ -487,12 +487,12 @@ static void test_classify(void **unused)
 static void test_backoff(void **unused)
 {
 	/* first retry within retry_initial (<= 10 s by the contract), doubling, capped */
-	assert_int_equal(dd_webhook_backoff_ms(1, 5000, 600000, 0.999999), 4999);
-	assert_int_equal(dd_webhook_backoff_ms(2, 5000, 600000, 0.999999), 9999);
-	assert_int_equal(dd_webhook_backoff_ms(3, 5000, 600000, 0.5), 10000);
-	assert_int_equal(dd_webhook_backoff_ms(30, 5000, 600000, 0.5), 300000);
-	assert_int_equal(dd_webhook_backoff_ms(4000000000u, 5000, 600000, 0.5), 300000);
-	assert_int_equal(dd_webhook_backoff_ms(7, 5000, 600000, 0.0), 0); /* full jitter */
+	assert_int_equal(dd_outbox_backoff_ms(1, 5000, 600000, 0.999999), 4999);
+	assert_int_equal(dd_outbox_backoff_ms(2, 5000, 600000, 0.999999), 9999);
+	assert_int_equal(dd_outbox_backoff_ms(3, 5000, 600000, 0.5), 10000);
+	assert_int_equal(dd_outbox_backoff_ms(30, 5000, 600000, 0.5), 300000);
+	assert_int_equal(dd_outbox_backoff_ms(4000000000u, 5000, 600000, 0.5), 300000);
+	assert_int_equal(dd_outbox_backoff_ms(7, 5000, 600000, 0.0), 0); /* full jitter */
 }
 
 /* ---- spool ---- */
@@ -702,7 +702,7 @@ static void test_sink_spool_and_recovery(void **unused)
 	assert_int_equal(deliver_alert(state, FIRING), 0);
 	assert_int_equal(deliver_alert(state, RESOLVED), 0);
 	assert_int_equal(deliver_alert(state, FIRING), 0); /* same id pending: not twice */
-	struct dd_webhook_stats st;
+	struct dd_outbox_stats st;
 	dd_webhook_stats(state, &st);
 	assert_int_equal(st.spooled, 2);
 	assert_int_equal(st.duplicates, 1);
@@ -788,7 +788,7 @@ static void test_close_interrupts_transfer(void **unused)
 		fail_msg("close took %lld ms", (long long)took);
 	/* the alert is still spooled, untouched */
 	open_sink(state, DOWN, spool, -1);
-	struct dd_webhook_stats st;
+	struct dd_outbox_stats st;
 	dd_webhook_stats(state, &st);
 	assert_int_equal(st.recovered, 1);
 	dd_sink_webhook.close(state);
@@ -814,7 +814,7 @@ static void test_write_failure(void **unused)
 	setrlimit(RLIMIT_FSIZE, &old);
 	signal(SIGXFSZ, SIG_DFL);
 	assert_int_equal(rc, -EFBIG);
-	struct dd_webhook_stats st;
+	struct dd_outbox_stats st;
 	dd_webhook_stats(state, &st);
 	assert_int_equal(st.write_errors, 1);
 	assert_int_equal(st.pending, 0);
@@ -834,7 +834,7 @@ static void test_overflow_still_spools(void **unused)
 	open_sink(state, "{\"url\":\"http://127.0.0.1:1/\",\"spool_max_files\":1}", spool, -1);
 	assert_int_equal(deliver_alert(state, FIRING), 0);
 	assert_int_equal(deliver_alert(state, RESOLVED), 0);
-	struct dd_webhook_stats st;
+	struct dd_outbox_stats st;
 	dd_webhook_stats(state, &st);
 	assert_int_equal(st.spooled, 2);
 	assert_int_equal(st.overflow, 1);
