@@ -39,6 +39,12 @@ static struct driftd_value value(const struct driftd_detector_ops *ops, unsigned
 		return (struct driftd_value){.type = DRIFTD_VALUE_BOOL, .num = u < 0.1};
 	if (ops->kind == DRIFTD_KIND_CATEGORICAL)
 		return (struct driftd_value){.type = DRIFTD_VALUE_NUMBER, .num = floor(u * 20)};
+	if (ops->accepts == DRIFTD_ACCEPTS(DRIFTD_VALUE_STRING)) {
+		/* text detectors (canary): a 60-byte answer */
+		static const char t[] = "The parcel left the warehouse and arrives on Monday, sir.";
+		return (struct driftd_value){
+		    .type = DRIFTD_VALUE_STRING, .str = t, .len = sizeof(t) - 1};
+	}
 	if (!(ops->accepts & DRIFTD_ACCEPTS(DRIFTD_VALUE_NUMBER))) {
 		for (int k = 0; k < DIM; k++)
 			vec[k] = unit(i * DIM + (unsigned long)k + 7);
@@ -70,12 +76,35 @@ static void streaming(const struct driftd_detector_ops *ops)
 	if (make(ops, 0, 0, &in, &bytes) < 0)
 		return;
 	unsigned long n = strcmp(ops->name, "kswin") == 0 ? 200000 : 5000000;
+	if (ops->update_event)
+		n /= 10; /* the security detectors do more per event */
 	double vec[DIM], t0 = now();
 	unsigned long drifts = 0;
+	/* Security detectors see events: 100 clients, one model identity. */
+	static const char sha[] =
+	    "9f2ca1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1";
+	char client[16];
 	for (unsigned long i = 0; i < n; i++) {
 		struct driftd_value v = value(ops, i, vec);
 		struct driftd_verdict out;
-		ops->update(&in->ctx, &v);
+		if (ops->update_event) {
+			int cl = snprintf(client, sizeof(client), "c%lu", (i * 7919) % 100);
+			/* client_rate's field is the client id (a number here would be a new
+			 * client per event: the worst case, a swarm, not the common one) */
+			struct driftd_value idv = {
+			    .type = DRIFTD_VALUE_STRING, .str = client, .len = (size_t)cl};
+			if (strcmp(ops->name, "client_rate") == 0)
+				v = idv;
+			struct driftd_event ev = {.value = &v,
+			                          .model_id = {"m", 1},
+			                          .model_version = {"1", 1},
+			                          .model_sha256 = {sha, sizeof(sha) - 1},
+			                          .client_id = {client, (size_t)cl},
+			                          .ts_ms = (int64_t)i};
+			ops->update_event(&in->ctx, &ev);
+		} else {
+			ops->update(&in->ctx, &v);
+		}
 		ops->evaluate(&in->ctx, &out);
 		drifts += out.drift;
 	}

@@ -103,6 +103,13 @@ def main():
           f"webhook: failed ({p.stderr.strip().splitlines()[-1] if p.stderr else '?'})")
     print()
 
+    # Security monitors: detection delay and false alarms per attack scenario.
+    p = subprocess.run([sys.executable, os.path.join(HERE, "bench_security.py"), build],
+                       capture_output=True, text=True)
+    print(p.stdout.rstrip() if p.returncode == 0 else
+          f"security: failed ({p.stderr.strip().splitlines()[-1] if p.stderr else '?'})")
+    print()
+
     # Consumption from a real broker, next to kcat (needs Java; skipped with a note if the
     # broker cannot start here).
     kn = min(n, int(os.environ.get("DRIFTD_BENCH_KAFKA_EVENTS", "200000")))

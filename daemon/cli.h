@@ -18,6 +18,7 @@ int dd_cmd_demo(int argc, char **argv);
 int dd_cmd_run(int argc, char **argv);
 int dd_cmd_baseline(int argc, char **argv);
 int dd_cmd_purge(int argc, char **argv);
+int dd_cmd_report(int argc, char **argv);
 int dd_cmd_state(int argc, char **argv);
 
 struct dd_config;

@@ -30,8 +30,9 @@ static const char *kind_name(enum driftd_detector_kind k)
 
 static const char *type_name(enum driftd_param_type t)
 {
-	static const char *const n[] = {"number", "integer", "boolean", "enum"};
-	return (unsigned)t < 4 ? n[t] : "?";
+	static const char *const n[] = {"number", "integer", "boolean", "enum",
+	                                "string", "pointer", "list"};
+	return (unsigned)t < 7 ? n[t] : "?";
 }
 
 static void fmt_num(char *buf, size_t size, double v, enum driftd_param_type t)
@@ -58,7 +59,11 @@ static void fmt_num(char *buf, size_t size, double v, enum driftd_param_type t)
 
 static void fmt_default(char *buf, size_t size, const struct driftd_param *p)
 {
-	if (p->type == DRIFTD_PARAM_ENUM)
+	if (p->type == DRIFTD_PARAM_STRING || p->type == DRIFTD_PARAM_POINTER)
+		snprintf(buf, size, "%s", p->def_str ? p->def_str : "unset");
+	else if (p->type == DRIFTD_PARAM_LIST)
+		snprintf(buf, size, "[]");
+	else if (p->type == DRIFTD_PARAM_ENUM)
 		snprintf(buf, size, "%s", p->choices[(int)p->def]);
 	else if (p->type == DRIFTD_PARAM_BOOL)
 		snprintf(buf, size, "%s", p->def != 0 ? "true" : "false");
@@ -68,6 +73,28 @@ static void fmt_default(char *buf, size_t size, const struct driftd_param *p)
 
 static void fmt_bounds(char *buf, size_t size, const struct driftd_param *p)
 {
+	if (p->type == DRIFTD_PARAM_STRING) {
+		snprintf(buf, size, "text");
+		return;
+	}
+	if (p->type == DRIFTD_PARAM_POINTER) {
+		snprintf(buf, size, "JSON pointer");
+		return;
+	}
+	if (p->type == DRIFTD_PARAM_LIST) {
+		/* record lists: the columns; every list also reads from `<name>_file` */
+		size_t off = (size_t)snprintf(buf, size, "list%s", p->choices ? " of {" : "");
+		for (int i = 0; p->choices && p->choices[i] && off < size; i++) {
+			int n =
+			    snprintf(buf + off, size - off, "%s%s", i ? ", " : "", p->choices[i]);
+			if (n > 0)
+				off += (size_t)n;
+		}
+		if (off < size)
+			snprintf(buf + off, size - off, "%s, or `%s_file`", p->choices ? "}" : "",
+			         p->name);
+		return;
+	}
 	if (p->type == DRIFTD_PARAM_ENUM) {
 		size_t off = 0;
 		buf[0] = '\0';
@@ -102,6 +129,15 @@ static json_t *param_json(const struct driftd_param *p)
 		json_object_set_new(j, "choices", ch);
 	} else if (p->type == DRIFTD_PARAM_BOOL) {
 		json_object_set_new(j, "default", json_boolean(p->def != 0));
+	} else if (p->type == DRIFTD_PARAM_STRING || p->type == DRIFTD_PARAM_POINTER) {
+		json_object_set_new(j, "default",
+		                    p->def_str ? json_string(p->def_str) : json_null());
+	} else if (p->type == DRIFTD_PARAM_LIST) {
+		json_object_set_new(j, "default", json_array());
+		json_t *cols = json_array();
+		for (int i = 0; p->choices && p->choices[i]; i++)
+			json_array_append_new(cols, json_string(p->choices[i]));
+		json_object_set_new(j, "columns", cols);
 	} else {
 		json_object_set_new(j, "default",
 		                    p->type == DRIFTD_PARAM_INT ? json_integer((json_int_t)p->def)

@@ -27,6 +27,9 @@ static void replay_usage(FILE *out)
 	    "\n"
 	    "  -c, --config FILE       configuration (YAML or JSON)\n"
 	    "  -t, --trace FILE        write one JSON line per detector verdict to FILE\n"
+	    "      --format NAME       input lines are native (default), cloudevents "
+	    "(structured),\n"
+	    "                          kserve-v2, openai-chat or auto records (docs/formats.md)\n"
 	    "      --flush-timeout SEC wait at most SEC seconds for sinks at the end (default 30)\n"
 	    "      --save-state FILE   write the monitors' state at the end as a state document\n"
 	    "                          (`driftd state import` seeds the service with it)\n"
@@ -59,6 +62,7 @@ int dd_cmd_replay(int argc, char **argv)
 	static const struct option opts[] = {
 	    {"config", required_argument, NULL, 'c'},
 	    {"trace", required_argument, NULL, 't'},
+	    {"format", required_argument, NULL, 'M'},
 	    {"flush-timeout", required_argument, NULL, 'F'},
 	    {"save-state", required_argument, NULL, 'S'},
 	    {"quiet", no_argument, NULL, 'q'},
@@ -70,6 +74,8 @@ int dd_cmd_replay(int argc, char **argv)
 	    {0},
 	};
 	const char *config = NULL, *trace = NULL, *save_state = NULL;
+	enum dd_format format = DD_FORMAT_NATIVE;
+	struct dd_adapter *adapter = NULL;
 	bool quiet = false;
 	int64_t flush_ms = 30000;
 	struct dd_kafka_replay_opts kro = {0};
@@ -99,6 +105,14 @@ int dd_cmd_replay(int argc, char **argv)
 		}
 		case 'q':
 			quiet = true;
+			break;
+		case 'M':
+			if (dd_format_parse(optarg, &format) < 0) {
+				fprintf(stderr,
+				        "driftd replay: --format takes native, cloudevents, "
+				        "kserve-v2, openai-chat or auto\n");
+				return DD_EXIT_USAGE;
+			}
 			break;
 		case 'K':
 			kro.topic = optarg;
@@ -154,6 +168,12 @@ int dd_cmd_replay(int argc, char **argv)
 	}
 	if (dd_reader_init(&r, conf->max_record) < 0)
 		goto out;
+	if (format != DD_FORMAT_NATIVE) {
+		struct dd_adapter_opts ao = {.max_record = conf->max_record};
+		if (dd_adapter_new(format, &ao, &adapter) < 0)
+			goto out;
+		r.adapter = adapter;
+	}
 
 	status = DD_EXIT_OK;
 	if (kro.topic) {
@@ -197,6 +217,7 @@ done:
 		dd_pipeline_summary(p, stderr);
 out:
 	dd_reader_done(&r);
+	dd_adapter_free(adapter);
 	dd_pipeline_free(p);
 	if (tf && fclose(tf) != 0) {
 		fprintf(stderr, "driftd replay: %s: %s\n", trace, strerror(errno));

@@ -18,6 +18,7 @@ static void usage(FILE *out)
 	    "  run -c FILE                   service mode: consume Kafka, raise alerts\n"
 	    "  replay -c FILE [INPUT...|-]   run the pipeline over JSONL files (alerts on stdout)\n"
 	    "  check -c FILE                 validate a configuration\n"
+	    "  report -c FILE INPUT...       coverage and evidence summary per model (audits)\n"
 	    "  detectors [--json|--markdown] list detectors and their parameters\n"
 	    "  demo                          synthetic model traffic with a poisoning episode\n"
 	    "  state list|export|restore|import -c FILE   the service's state snapshots\n"
@@ -48,6 +49,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "replay") == 0)
 		return dd_cmd_replay(argc - 1, argv + 1);
+	if (strcmp(cmd, "report") == 0)
+		return dd_cmd_report(argc - 1, argv + 1);
 	if (strcmp(cmd, "check") == 0)
 		return dd_cmd_check(argc - 1, argv + 1);
 	if (strcmp(cmd, "detectors") == 0)

@@ -101,30 +101,6 @@ static int ks_update(struct driftd_ctx *ctx, const struct driftd_value *v)
 	return dd_sample2_update(&st->s, v);
 }
 
-/* sup |F - G| over the pooled points, each difference computed as scipy does
- * (count_ref / m - count_win / n); both arrays sorted. */
-static double ks_statistic(const double *a, size_t m, const double *b, size_t n)
-{
-	double dm = (double)m, dn = (double)n;
-	double maxd = -INFINITY, mind = INFINITY;
-	struct dd_merge it;
-	struct dd_tie t;
-	dd_merge_start(&it, a, m, b, n);
-	while (dd_merge_next(&it, &t)) {
-		double diff = (double)(t.below_a + t.ca) / dm - (double)(t.below_b + t.cb) / dn;
-		if (diff > maxd)
-			maxd = diff;
-		if (diff < mind)
-			mind = diff;
-	}
-	double min_s = -mind;
-	if (min_s < 0)
-		min_s = 0;
-	else if (min_s > 1)
-		min_s = 1;
-	return min_s > maxd ? min_s : maxd;
-}
-
 static int ks_evaluate(struct driftd_ctx *ctx, struct driftd_verdict *out)
 {
 	const struct ks_config *c = ctx->config;
@@ -132,7 +108,7 @@ static int ks_evaluate(struct driftd_ctx *ctx, struct driftd_verdict *out)
 	int rc = dd_sample2_ready(s);
 	if (rc < 0)
 		return rc;
-	double d = ks_statistic(s->ref, s->ref_n, s->win, s->win_n);
+	double d = dd_ks_statistic(s->ref, s->ref_n, s->win, s->win_n);
 	double p;
 	rc = dd_ks2_pvalue((int64_t)s->ref_n, (int64_t)s->win_n, &d, (enum dd_ks2_method)c->method,
 	                   &p, NULL);

@@ -251,6 +251,30 @@ void dd_sort_doubles(double *a, size_t n)
 	sort_depth(a, n, depth);
 }
 
+/* sup |F - G| over the pooled points, each difference computed as scipy does
+ * (count_ref / m - count_win / n); both arrays sorted. */
+double dd_ks_statistic(const double *a, size_t m, const double *b, size_t n)
+{
+	double dm = (double)m, dn = (double)n;
+	double maxd = -INFINITY, mind = INFINITY;
+	struct dd_merge it;
+	struct dd_tie t;
+	dd_merge_start(&it, a, m, b, n);
+	while (dd_merge_next(&it, &t)) {
+		double diff = (double)(t.below_a + t.ca) / dm - (double)(t.below_b + t.cb) / dn;
+		if (diff > maxd)
+			maxd = diff;
+		if (diff < mind)
+			mind = diff;
+	}
+	double min_s = -mind;
+	if (min_s < 0)
+		min_s = 0;
+	else if (min_s > 1)
+		min_s = 1;
+	return min_s > maxd ? min_s : maxd;
+}
+
 void dd_ecdf_distances(const double *a, size_t m, const double *b, size_t n, double *l1,
                        double *l2sq)
 {

@@ -124,4 +124,9 @@ static inline double dd_ksum_value(const struct dd_ksum *k)
 void dd_ecdf_distances(const double *a, size_t m, const double *b, size_t n, double *l1,
                        double *l2sq);
 
+/* The two-sample KS statistic D = sup |F - G| over the pooled points, each difference
+ * computed as scipy does (count_a / m - count_b / n); both sorted, non-empty. Used by ks and
+ * confidence_shift. */
+double dd_ks_statistic(const double *a, size_t m, const double *b, size_t n);
+
 #endif

@@ -171,15 +171,36 @@ static json_t *number_or_null(double d)
 	return isfinite(d) ? json_real(d) : json_null();
 }
 
-static json_t *tags_json(const struct dd_monitor_conf *mc)
+/* Detectors that declare their own tags (security detectors: threat and EN 304 223 clause)
+ * replace the generic drift tags; a verdict's evidence may add more (which threat a client's
+ * behaviour suggests). */
+static json_t *tags_json(const struct dd_monitor_conf *mc, const struct driftd_evidence *ev)
 {
 	json_t *tags = json_array();
+	if (mc->detector->tags) {
+		/* a detector that names its threats is a security monitor, whatever its kind
+		 * (confidence_shift is a two-sample test) */
+		json_array_append_new(tags, json_string("security"));
+		for (size_t i = 0; mc->detector->tags[i]; i++)
+			json_array_append_new(tags, json_string(mc->detector->tags[i]));
+		for (size_t i = 0; ev && ev->tags && ev->tags[i]; i++)
+			json_array_append_new(tags, json_string(ev->tags[i]));
+		for (size_t i = 0; i < mc->n_tags; i++)
+			json_array_append_new(tags, json_string(mc->tags[i]));
+		return tags;
+	}
 	json_array_append_new(tags, json_string("drift"));
 	if (mc->field && strncmp(mc->field, "/input/", 7) == 0)
 		json_array_append_new(tags, json_string("drift:input"));
 	else if (mc->field && strncmp(mc->field, "/output/", 8) == 0)
 		json_array_append_new(tags, json_string("drift:output"));
-	json_array_append_new(tags, json_string("threat:data_poisoning"));
+	/* The generic threat is a guess; a monitor that names its threat in `tags` (an LLM
+	 * refusal-rate monitor: threat:jailbreak) replaces it. */
+	bool named = false;
+	for (size_t i = 0; i < mc->n_tags; i++)
+		named |= strncmp(mc->tags[i], "threat:", 7) == 0;
+	if (!named)
+		json_array_append_new(tags, json_string("threat:data_poisoning"));
 	json_array_append_new(tags, json_string("etsi:5.4.2-2"));
 	if (mc->detector->kind == DRIFTD_KIND_STREAMING)
 		json_array_append_new(tags, json_string("etsi:5.4.2-4"));
@@ -202,6 +223,15 @@ static void sentence(const struct dd_alert_info *in, char *buf, size_t size)
 	char pv[48] = "";
 	if (!isnan(v->p_value))
 		snprintf(pv, sizeof(pv), ", p=%.4g", v->p_value);
+	if (mc->detector->kind == DRIFTD_KIND_SECURITY) {
+		const struct driftd_evidence *ev = v->evidence;
+		snprintf(buf, size, "%s on %s: %s (%s score %.4g vs threshold %.4g, at %s)",
+		         in->transition == DD_TRANSITION_RESOLVED ? "Security alert resolved"
+		                                                  : "Security alert",
+		         model, ev && ev->what ? ev->what : mc->name, mc->detector->name, v->score,
+		         v->threshold, where);
+		return;
+	}
 	if (in->transition != DD_TRANSITION_RESOLVED)
 		snprintf(buf, size, "Drift on %s of %s: %s score %.4g vs threshold %.4g%s (at %s)",
 		         mc->field, model, mc->detector->name, v->score, v->threshold, pv, where);
@@ -223,7 +253,7 @@ json_t *dd_alert_json(const struct dd_alert_info *in)
 
 	json_t *f = json_object();
 	json_object_set_new(f, "model.id", in->model_id ? json_string(in->model_id) : json_null());
-	json_object_set_new(f, "field", json_string(mc->field));
+	json_object_set_new(f, "field", mc->field ? json_string(mc->field) : json_null());
 	json_object_set_new(f, "score", number_or_null(v->score));
 	json_object_set_new(f, "threshold", number_or_null(v->threshold));
 	if (mc->detector->caps & DRIFTD_CAP_P_VALUE)
@@ -249,6 +279,22 @@ json_t *dd_alert_json(const struct dd_alert_info *in)
 	if (mc->baseline)
 		json_object_set_new(f, "reference.sha256",
 		                    json_string(dd_baseline_sha256(mc->baseline)));
+	/* The detector's evidence (client id, seen hash, matched token, ...); it does not
+	 * override the contract keys above. */
+	const struct driftd_evidence *ev = v->evidence;
+	for (size_t i = 0; ev && i < ev->n && i < DRIFTD_EVIDENCE_MAX; i++) {
+		const struct driftd_evidence_field *e = &ev->f[i];
+		if (!e->key || json_object_get(f, e->key))
+			continue;
+		json_t *val = e->type == DRIFTD_EVIDENCE_STRING ? json_string(e->str ? e->str : "")
+		              : e->type == DRIFTD_EVIDENCE_INT  ? json_integer((json_int_t)e->num)
+		                                                : number_or_null(e->num);
+		json_object_set_new(f, e->key, val);
+	}
+	/* A canary leak is critical whatever the monitor's default severity. */
+	enum dd_severity sev = mc->severity;
+	if (ev && ev->critical && sev > DD_SEV_CRITICAL)
+		sev = DD_SEV_CRITICAL;
 
 	json_t *a = json_object();
 	json_object_set_new(a, "id", json_string(id));
@@ -261,11 +307,11 @@ json_t *dd_alert_json(const struct dd_alert_info *in)
 	json_object_set_new(a, "priority",
 	                    json_string(in->transition == DD_TRANSITION_RESOLVED
 	                                    ? dd_severity_name(DD_SEV_INFORMATIONAL)
-	                                    : dd_severity_name(mc->severity)));
+	                                    : dd_severity_name(sev)));
 	json_object_set_new(a, "source", json_string("driftd"));
 	json_object_set_new(a, "hostname", json_string(in->hostname ? in->hostname : ""));
 	json_object_set_new(a, "output", json_string(out));
-	json_object_set_new(a, "tags", tags_json(mc));
+	json_object_set_new(a, "tags", tags_json(mc, ev));
 	json_object_set_new(a, "output_fields", f);
 	if (mc->dry_run)
 		json_object_set_new(a, "dry_run", json_true());

@@ -311,6 +311,167 @@ static void parse_host_param(struct vctx *v, const json_t *params, const char *k
 		m->calibrate_k = d;
 }
 
+static char *resolve_path(const char *config_path, const char *file);
+
+/* Text and list parameters point into memory the monitor's configuration owns (the config
+ * block itself is copied by value into each instance). Returns p, or NULL after counting an
+ * error when it could not be recorded (p is then freed). */
+static void *own(struct vctx *v, struct dd_monitor_conf *m, void *p)
+{
+	void **n = p ? realloc(m->owned, (m->n_owned + 1) * sizeof(*n)) : NULL;
+	if (!n) {
+		free(p);
+		v->errors++;
+		return NULL;
+	}
+	m->owned = n;
+	m->owned[m->n_owned++] = p;
+	return p;
+}
+
+/* A LIST parameter from a JSON list: strings (first column) or, for record lists, objects
+ * whose keys are the columns. `src` names where it came from in messages. */
+static void list_from_json(struct vctx *v, struct dd_monitor_conf *m, const struct driftd_param *p,
+                           const json_t *arr, struct dd_pos pos, const char *src, bool in_doc)
+{
+	size_t cols = dd_param_list_cols(p), n = json_array_size(arr);
+	const char **items = own(v, m, calloc(n * cols + 1, sizeof(char *)));
+	if (!items)
+		return;
+	size_t i;
+	const json_t *it;
+	json_array_foreach (arr, i, it) {
+		/* inline lists: each item's own position; from a file: the key's */
+		if (in_doc)
+			pos = dd_yaml_pos_item(v->doc, arr, i);
+		for (size_t c = 0; c < cols; c++)
+			items[i * cols + c] = "";
+		if (json_is_string(it)) {
+			items[i * cols] = json_string_value(it);
+		} else if (json_is_object(it) && p->choices) {
+			const char *k;
+			const json_t *val;
+			json_object_foreach ((json_t *)it, k, val) {
+				size_t c = 0;
+				while (c < cols && strcmp(p->choices[c], k) != 0)
+					c++;
+				if (c == cols || !json_is_string(val)) {
+					verr(v, pos,
+					     "%s: item %zu of '%s': '%s' is not a text column", src,
+					     i, p->name, k);
+					continue;
+				}
+				items[i * cols + c] = json_string_value(val);
+			}
+		} else {
+			verr(v, pos, "%s: item %zu of '%s' must be %s, not %s", src, i, p->name,
+			     p->choices ? "a string or a mapping" : "a string", type_name(it));
+			continue;
+		}
+		/* The strings live in a JSON tree the configuration keeps (own_json). */
+	}
+	struct driftd_list l = {.items = items, .n = n, .cols = cols};
+	dd_param_set_list(m->detector, m->params, p->name, &l);
+}
+
+/* Keep a JSON tree alive as long as the configuration (list items point into it). */
+static void own_json(struct dd_monitor_conf *m, json_t *j)
+{
+	json_t *keep = m->kept ? m->kept : (m->kept = json_array());
+	if (keep)
+		json_array_append_new(keep, j);
+	else
+		json_decref(j);
+}
+
+/* `<name>_file`: one item per line for plain lists ('#' starts a comment line), a JSON or YAML
+ * list (of mappings, for record lists) otherwise. Relative to the configuration file. */
+static void list_from_file(struct vctx *v, struct dd_monitor_conf *m, const struct driftd_param *p,
+                           const char *file, struct dd_pos pos)
+{
+	char *path = resolve_path(dd_yaml_name(v->doc), file);
+	FILE *f = path ? fopen(path, "r") : NULL;
+	if (!f) {
+		verr(v, pos, "cannot read %s for '%s': %s", path ? path : file, p->name,
+		     strerror(errno));
+		free(path);
+		return;
+	}
+	const size_t cap = 16 << 20;
+	char *buf = malloc(cap + 1);
+	size_t len = buf ? fread(buf, 1, cap + 1, f) : 0;
+	fclose(f);
+	json_t *arr = NULL;
+	if (!buf || len > cap) {
+		verr(v, pos, "%s: too large for '%s'", path, p->name);
+	} else if (!p->choices) {
+		buf[len] = '\0';
+		arr = json_array();
+		for (char *line = strtok(buf, "\n"); arr && line; line = strtok(NULL, "\n")) {
+			size_t l = strlen(line);
+			while (l &&
+			       (line[l - 1] == '\r' || line[l - 1] == ' ' || line[l - 1] == '\t'))
+				line[--l] = '\0';
+			while (*line == ' ' || *line == '\t')
+				line++;
+			if (*line && *line != '#')
+				json_array_append_new(arr, json_string(line));
+		}
+	} else {
+		struct dd_yaml_doc *doc = NULL;
+		char err[512];
+		if (dd_yaml_load(path, buf, len, &doc, err, sizeof(err)) < 0)
+			verr(v, pos, "%s", err);
+		else if (!json_is_array(dd_yaml_root(doc)))
+			verr(v, pos, "%s must hold a list for '%s'", path, p->name);
+		else
+			arr = json_incref(dd_yaml_root(doc));
+		dd_yaml_doc_free(doc);
+	}
+	free(buf);
+	if (arr) {
+		own_json(m, arr);
+		list_from_json(v, m, p, arr, pos, path, false);
+	}
+	free(path);
+}
+
+/* STRING, POINTER and LIST parameters (ABI 2). */
+static void parse_text_param(struct vctx *v, const json_t *params, const char *key,
+                             const struct driftd_param *p, bool from_file,
+                             struct dd_monitor_conf *m)
+{
+	struct dd_pos pos = dd_yaml_pos_value(v->doc, params, key);
+	const json_t *val = json_object_get(params, key);
+	if (from_file || p->type != DRIFTD_PARAM_LIST) {
+		if (!json_is_string(val)) {
+			verr(v, pos, "'%s' must be a string, not %s", key, type_name(val));
+			return;
+		}
+		const char *str = json_string_value(val);
+		if (from_file) {
+			list_from_file(v, m, p, str, pos);
+			return;
+		}
+		if (p->type == DRIFTD_PARAM_POINTER && !valid_pointer(str)) {
+			verr(v, pos, "'%s' = '%s' is not a JSON pointer (e.g. /client/id)", key,
+			     str);
+			return;
+		}
+		char *copy = own(v, m, strdup(str));
+		if (copy)
+			dd_param_set_string(m->detector, m->params, key, copy);
+		return;
+	}
+	if (!json_is_array(val)) {
+		verr(v, pos, "'%s' must be a list, not %s (or use '%s_file')", key, type_name(val),
+		     key);
+		return;
+	}
+	own_json(m, json_incref((json_t *)val));
+	list_from_json(v, m, p, val, pos, "params", true);
+}
+
 static void parse_params(struct vctx *v, const json_t *mon, struct dd_monitor_conf *m)
 {
 	const struct driftd_detector_ops *ops = m->detector;
@@ -332,6 +493,23 @@ static void parse_params(struct vctx *v, const json_t *mon, struct dd_monitor_co
 			continue;
 		}
 		const struct driftd_param *p = dd_param_find(ops, key);
+		bool from_file = false;
+		size_t kl = strlen(key);
+		if (!p && kl > 5 && strcmp(key + kl - 5, "_file") == 0) {
+			char base[128];
+			snprintf(base, sizeof(base), "%.*s", (int)(kl - 5), key);
+			p = dd_param_find(ops, base);
+			from_file = p && p->type == DRIFTD_PARAM_LIST;
+			if (!from_file)
+				p = NULL;
+			else if (json_object_get(params, base))
+				verr(v, pos, "'%s' and '%s' both give the list; use one", base,
+				     key);
+		}
+		if (p && p->type >= DRIFTD_PARAM_STRING) {
+			parse_text_param(v, params, key, p, from_file, m);
+			continue;
+		}
 		if (!p) {
 			const char *names[64];
 			size_t n = 0;
@@ -656,7 +834,10 @@ static void parse_monitor(struct vctx *v, const json_t *mon, struct dd_monitor_c
 	}
 	free(det);
 
-	if (get_string(v, mon, "field", true, "monitor", &m->field) && !valid_pointer(m->field))
+	/* A detector that reads only the event's metadata (model_identity) needs no field. */
+	bool need_field = !(m->detector && (m->detector->flags & DRIFTD_FLAG_NO_FIELD) != 0);
+	if (get_string(v, mon, "field", need_field, "monitor", &m->field) &&
+	    !valid_pointer(m->field))
 		verr(v, dd_yaml_pos_value(v->doc, mon, "field"),
 		     "field '%s' is not a JSON pointer (e.g. /input/amount; '~' only as ~0 or ~1)",
 		     m->field);
@@ -1153,6 +1334,10 @@ void dd_config_free(struct dd_config *c)
 		free(m->name);
 		free(m->field);
 		free(m->params);
+		for (size_t k = 0; k < m->n_owned; k++)
+			free(m->owned[k]);
+		free(m->owned);
+		json_decref(m->kept);
 		free(m->match_model);
 		free(m->match_version);
 		free(m->reference_file);

@@ -70,6 +70,10 @@ struct dd_monitor_conf {
 	enum dd_model_change on_model_change;
 	char **tags; /* extra alert tags */
 	size_t n_tags;
+	/* what text and list parameters in `params` point at (freed with the config) */
+	void **owned;
+	size_t n_owned;
+	json_t *kept;
 };
 
 struct dd_sink_conf {

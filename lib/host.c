@@ -31,6 +31,10 @@ static void param_store(const struct driftd_param *p, void *config, double v)
 		memcpy(at, &e, sizeof(e));
 		break;
 	}
+	case DRIFTD_PARAM_STRING:
+	case DRIFTD_PARAM_POINTER:
+	case DRIFTD_PARAM_LIST:
+		break; /* not numbers: dd_param_set_string / dd_param_set_list */
 	}
 }
 
@@ -58,15 +62,69 @@ double dd_param_get(const struct driftd_param *p, const void *config)
 		memcpy(&e, at, sizeof(e));
 		return e;
 	}
+	case DRIFTD_PARAM_STRING:
+	case DRIFTD_PARAM_POINTER:
+	case DRIFTD_PARAM_LIST:
+		break;
 	}
 	return (double)NAN;
+}
+
+size_t dd_param_list_cols(const struct driftd_param *p)
+{
+	size_t n = 0;
+	while (p->choices && p->choices[n])
+		n++;
+	return n ? n : 1;
 }
 
 void dd_params_defaults(const struct driftd_detector_ops *ops, void *config)
 {
 	memset(config, 0, ops->config_size);
-	for (size_t i = 0; i < ops->n_params; i++)
-		param_store(&ops->params[i], config, ops->params[i].def);
+	for (size_t i = 0; i < ops->n_params; i++) {
+		const struct driftd_param *p = &ops->params[i];
+		if (p->type == DRIFTD_PARAM_STRING || p->type == DRIFTD_PARAM_POINTER) {
+			memcpy((char *)config + p->offset, &p->def_str, sizeof(p->def_str));
+		} else if (p->type == DRIFTD_PARAM_LIST) {
+			/* an empty list of the declared width */
+			struct driftd_list l = {.cols = dd_param_list_cols(p)};
+			memcpy((char *)config + p->offset, &l, sizeof(l));
+		} else {
+			param_store(p, config, p->def);
+		}
+	}
+}
+
+int dd_param_set_string(const struct driftd_detector_ops *ops, void *config, const char *name,
+                        const char *s)
+{
+	const struct driftd_param *p = dd_param_find(ops, name);
+	if (!p)
+		return -ENOENT;
+	if (p->type != DRIFTD_PARAM_STRING && p->type != DRIFTD_PARAM_POINTER)
+		return -EINVAL;
+	memcpy((char *)config + p->offset, &s, sizeof(s));
+	return 0;
+}
+
+int dd_param_set_list(const struct driftd_detector_ops *ops, void *config, const char *name,
+                      const struct driftd_list *l)
+{
+	const struct driftd_param *p = dd_param_find(ops, name);
+	if (!p)
+		return -ENOENT;
+	if (p->type != DRIFTD_PARAM_LIST || l->cols != dd_param_list_cols(p))
+		return -EINVAL;
+	memcpy((char *)config + p->offset, l, sizeof(*l));
+	return 0;
+}
+
+const char *dd_param_get_string(const struct driftd_param *p, const void *config)
+{
+	const char *s = NULL;
+	if (p->type == DRIFTD_PARAM_STRING || p->type == DRIFTD_PARAM_POINTER)
+		memcpy(&s, (const char *)config + p->offset, sizeof(s));
+	return s;
 }
 
 const struct driftd_param *dd_param_find(const struct driftd_detector_ops *ops, const char *name)
@@ -83,7 +141,7 @@ int dd_param_set_number(const struct driftd_detector_ops *ops, void *config, con
 	const struct driftd_param *p = dd_param_find(ops, name);
 	if (!p)
 		return -ENOENT;
-	if (p->type == DRIFTD_PARAM_ENUM || !isfinite(v))
+	if (p->type == DRIFTD_PARAM_ENUM || p->type >= DRIFTD_PARAM_STRING || !isfinite(v))
 		return -EINVAL;
 	if (p->type == DRIFTD_PARAM_INT && (v != floor(v) || fabs(v) > 9007199254740992.0))
 		return -EINVAL;
@@ -129,6 +187,7 @@ void dd_instance_free(struct dd_instance *in)
 int dd_instance_new(const struct driftd_detector_ops *ops, const void *config,
                     const struct driftd_shape *shape, struct dd_instance **ret)
 {
+	/* Version-1 parameter tables have another stride (driftd_param grew in 2): refused. */
 	if (ops->abi_version != DRIFTD_DETECTOR_ABI ||
 	    ops->struct_size < sizeof(struct driftd_detector_ops))
 		return -EPROTO;
@@ -164,6 +223,13 @@ int dd_instance_update_number(struct dd_instance *in, double x)
 {
 	struct driftd_value v = {.type = DRIFTD_VALUE_NUMBER, .num = x};
 	return in->ops->update(&in->ctx, &v);
+}
+
+int dd_instance_update_event(struct dd_instance *in, const struct driftd_event *ev)
+{
+	if (in->ops->update_event)
+		return in->ops->update_event(&in->ctx, ev);
+	return in->ops->update(&in->ctx, ev->value);
 }
 
 int dd_instance_reference_number(struct dd_instance *in, double x)

@@ -17,8 +17,19 @@ int dd_param_set_number(const struct driftd_detector_ops *ops, void *config, con
 /* Set an ENUM parameter by choice name: -ENOENT, -EINVAL (not an enum or unknown choice). */
 int dd_param_set_choice(const struct driftd_detector_ops *ops, void *config, const char *name,
                         const char *choice);
-/* Read a parameter back as a number (ENUM gives the index). */
+/* Read a parameter back as a number (ENUM gives the index; NAN for text and lists). */
 double dd_param_get(const struct driftd_param *p, const void *config);
+/* STRING and POINTER parameters: stores the pointer, which the caller keeps alive as long as
+ * the config block (config.c owns it per monitor). -ENOENT, -EINVAL (another type). */
+int dd_param_set_string(const struct driftd_detector_ops *ops, void *config, const char *name,
+                        const char *s);
+const char *dd_param_get_string(const struct driftd_param *p, const void *config);
+/* LIST parameters: stores the list (items owned by the caller, as above). -EINVAL when the
+ * type or the number of columns does not match. */
+int dd_param_set_list(const struct driftd_detector_ops *ops, void *config, const char *name,
+                      const struct driftd_list *l);
+/* Columns of a LIST parameter (1 for a plain list of strings). */
+size_t dd_param_list_cols(const struct driftd_param *p);
 
 struct dd_instance {
 	const struct driftd_detector_ops *ops;
@@ -33,5 +44,7 @@ void dd_instance_free(struct dd_instance *in);
 /* Convenience wrappers used by tests and the monitor. */
 int dd_instance_update_number(struct dd_instance *in, double x);
 int dd_instance_reference_number(struct dd_instance *in, double x);
+/* update_event when the detector has one, else update with ev->value. */
+int dd_instance_update_event(struct dd_instance *in, const struct driftd_event *ev);
 
 #endif

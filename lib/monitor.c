@@ -451,6 +451,37 @@ static int windowed(struct dd_monitor *m, const struct driftd_value *v, int64_t 
 	return produced;
 }
 
+int dd_monitor_feed_event(struct dd_monitor *m, const struct driftd_event *ev,
+                          struct driftd_verdict *out)
+{
+	const struct driftd_detector_ops *ops = m->inst->ops;
+	if (!ops->update_event || driftd_kind_uses_reference(ops->kind))
+		return dd_monitor_feed(m, ev->value, ev->ts_ms, out);
+	/* Per-event detectors: one verdict per event, like streaming ones. A detector that
+	 * reads only metadata (DRIFTD_FLAG_NO_FIELD) takes events whose field is absent. */
+	const struct driftd_value *v = ev->value;
+	m->matched++;
+	if (v->type == DRIFTD_VALUE_NONE && !(ops->flags & DRIFTD_FLAG_NO_FIELD)) {
+		m->skipped[DD_SKIP_MISSING]++;
+		return 0;
+	}
+	if (v->type != DRIFTD_VALUE_NONE &&
+	    (!(ops->accepts & DRIFTD_ACCEPTS(v->type)) ||
+	     (v->type == DRIFTD_VALUE_NUMBER && !isfinite(v->num)))) {
+		m->skipped[DD_SKIP_WRONG_TYPE]++;
+		return 0;
+	}
+	int rc = ops->update_event(&m->inst->ctx, ev);
+	if (rc == -EDOM) {
+		m->skipped[DD_SKIP_REJECTED]++;
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	m->used++;
+	return close_window(m, out);
+}
+
 int dd_monitor_feed(struct dd_monitor *m, const struct driftd_value *v, int64_t ts_ms,
                     struct driftd_verdict *out)
 {
@@ -530,7 +561,20 @@ void dd_monitor_digest(const struct dd_monitor_conf *c, char out[65])
 	field(&b, "%s/%" PRIu32, c->detector->name, c->detector->snapshot_version);
 	for (size_t i = 0; i < c->detector->n_params; i++) {
 		const struct driftd_param *p = &c->detector->params[i];
-		field(&b, "%s=%.17g", p->name, dd_param_get(p, c->params));
+		if (p->type == DRIFTD_PARAM_STRING || p->type == DRIFTD_PARAM_POINTER) {
+			/* text by content (the pointer differs between loads); unset is not "" */
+			const char *t = dd_param_get_string(p, c->params);
+			field(&b, "%s%s%s", p->name, t ? "=" : "", t ? t : "");
+		} else if (p->type == DRIFTD_PARAM_LIST) {
+			/* every item by content: a changed inventory or token list starts over */
+			struct driftd_list l;
+			memcpy(&l, (const char *)c->params + p->offset, sizeof(l));
+			field(&b, "%s[%zu,%zu]", p->name, l.n, l.cols);
+			for (size_t k = 0; k < l.n * l.cols; k++)
+				field(&b, "%s", l.items[k]);
+		} else {
+			field(&b, "%s=%.17g", p->name, dd_param_get(p, c->params));
+		}
 	}
 	field(&b, "%s|%s", c->match_model ? c->match_model : "",
 	      c->match_version ? c->match_version : "");

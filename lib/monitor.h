@@ -78,6 +78,11 @@ void dd_monitor_done(struct dd_monitor *m);
 int dd_monitor_feed(struct dd_monitor *m, const struct driftd_value *v, int64_t ts_ms,
                     struct driftd_verdict *out);
 
+/* The same with the whole event (metadata and the detector's POINTER parameters): detectors
+ * with update_event get it; others get ev->value through dd_monitor_feed. */
+int dd_monitor_feed_event(struct dd_monitor *m, const struct driftd_event *ev,
+                          struct driftd_verdict *out);
+
 /* State snapshots. The digest identifies what builds the monitor's state (detector, parameters,
  * field, filters, reference and window policy, baseline): a state is restored only into a
  * monitor of the same digest. Alert-side settings (severity, for, cooldown, tags, ...) are

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -31,7 +32,12 @@ struct dd_pipeline {
 	struct dd_pipeline_opts opts;
 	struct dd_decoder *dec;
 	struct dd_fieldset *fs;
-	struct driftd_value *vals; /* one per monitor: its field */
+	struct driftd_value *vals; /* one per monitor: its field; then the set aux pointers */
+	/* Detectors' POINTER parameters (ABI 2): monitor i's values are aux[aux_base[i] ..
+	 * aux_base[i + 1]), copied per event from vals[aux_slot[k]] (SIZE_MAX: unset). */
+	struct driftd_value *aux;
+	size_t *aux_slot;
+	size_t *aux_base;
 	struct dd_monitor *mons;
 	struct dd_alert_state *alerts;
 	struct dd_pipeline_last *last; /* per monitor: its last verdict (metrics) */
@@ -160,20 +166,45 @@ int dd_pipeline_new(const struct dd_config *c, const struct dd_pipeline_opts *op
 
 	int rc = -ENOMEM;
 	p->n_mons = c->n_monitors;
-	const char **ptrs = calloc(p->n_mons + 1, sizeof(char *));
-	p->vals = calloc(p->n_mons + 1, sizeof(*p->vals));
+	size_t n_aux = 0;
+	for (size_t i = 0; i < p->n_mons; i++)
+		for (size_t k = 0; k < c->monitors[i].detector->n_params; k++)
+			n_aux += c->monitors[i].detector->params[k].type == DRIFTD_PARAM_POINTER;
+	const char **ptrs = calloc(p->n_mons + n_aux + 1, sizeof(char *));
+	p->vals = calloc(p->n_mons + n_aux + 1, sizeof(*p->vals));
+	p->aux = calloc(n_aux + 1, sizeof(*p->aux));
+	p->aux_slot = calloc(n_aux + 1, sizeof(*p->aux_slot));
+	p->aux_base = calloc(p->n_mons + 1, sizeof(*p->aux_base));
 	p->mons = calloc(p->n_mons + 1, sizeof(*p->mons));
 	p->alerts = calloc(p->n_mons + 1, sizeof(*p->alerts));
 	p->collected = calloc(p->n_mons + 1, sizeof(*p->collected));
 	p->last = calloc(p->n_mons + 1, sizeof(*p->last));
-	if (!ptrs || !p->vals || !p->mons || !p->alerts || !p->collected || !p->last)
+	if (!ptrs || !p->vals || !p->mons || !p->alerts || !p->collected || !p->aux ||
+	    !p->aux_slot || !p->aux_base || !p->last)
 		goto fail;
 	for (size_t i = 0; p->opts.collect && i < p->n_mons; i++)
 		if (!(p->collected[i] = json_array()))
 			goto fail;
+	/* A monitor without a field (metadata-only detectors) reads /model/id, which the
+	 * decoder resolves anyway, so it costs nothing. */
 	for (size_t i = 0; i < p->n_mons; i++)
-		ptrs[i] = c->monitors[i].field;
-	rc = dd_fieldset_new(ptrs, p->n_mons, &p->fs);
+		ptrs[i] = c->monitors[i].field ? c->monitors[i].field : "/model/id";
+	size_t n_ptrs = p->n_mons, a = 0;
+	for (size_t i = 0; i < p->n_mons; i++) {
+		const struct dd_monitor_conf *mc = &c->monitors[i];
+		p->aux_base[i] = a;
+		for (size_t k = 0; k < mc->detector->n_params; k++) {
+			const struct driftd_param *pp = &mc->detector->params[k];
+			if (pp->type != DRIFTD_PARAM_POINTER)
+				continue;
+			const char *ptr = dd_param_get_string(pp, mc->params);
+			p->aux_slot[a++] = ptr ? n_ptrs : SIZE_MAX;
+			if (ptr)
+				ptrs[n_ptrs++] = ptr;
+		}
+	}
+	p->aux_base[p->n_mons] = a;
+	rc = dd_fieldset_new(ptrs, n_ptrs, &p->fs);
 	if (rc < 0)
 		goto fail;
 	struct dd_limits lim;
@@ -236,6 +267,9 @@ void dd_pipeline_free(struct dd_pipeline *p)
 	free(p->alerts);
 	free(p->last);
 	free(p->vals);
+	free(p->aux);
+	free(p->aux_slot);
+	free(p->aux_base);
 	dd_fieldset_free(p->fs);
 	dd_decoder_free(p->dec);
 	driftd_buf_free(&p->out);
@@ -380,6 +414,8 @@ static void deliver_to(struct dd_pipeline *p, json_t *alert, const struct driftd
 		p->st.fired++;
 	else
 		p->st.resolved++;
+	if (p->opts.on_alert)
+		p->opts.on_alert(p->opts.on_alert_arg, alert);
 	for (size_t s = 0; s < p->n_sinks; s++) {
 		struct sink *sk = &p->sinks[s];
 		if (only && sk->ops != only)
@@ -659,7 +695,22 @@ int dd_pipeline_feed(struct dd_pipeline *p, const char *rec, size_t len, const s
 		if ((rc = model_change(p, i, &meta, at, now_ms)) < 0)
 			return rc;
 		struct driftd_verdict v;
-		rc = dd_monitor_feed(m, &p->vals[i], now_ms, &v);
+		struct driftd_event ev = {
+		    .value = &p->vals[i],
+		    .aux = p->aux + p->aux_base[i],
+		    .n_aux = p->aux_base[i + 1] - p->aux_base[i],
+		    .model_id = {meta.model_id, meta.model_id_len},
+		    .model_version = {meta.model_version, meta.model_version_len},
+		    .model_sha256 = {meta.model_sha256, meta.model_sha256_len},
+		    .client_id = {meta.client_id, meta.client_id_len},
+		    .request_id = {meta.request_id, meta.request_id_len},
+		    .ts_ms = now_ms,
+		};
+		for (size_t k = p->aux_base[i]; k < p->aux_base[i + 1]; k++)
+			p->aux[k] = p->aux_slot[k] == SIZE_MAX
+			                ? (struct driftd_value){.type = DRIFTD_VALUE_NONE}
+			                : p->vals[p->aux_slot[k]];
+		rc = dd_monitor_feed_event(m, &ev, &v);
 		if (rc < 0) {
 			p->st.detector_errors++;
 			if (p->opts.log && p->detector_errors_logged++ < p->opts.reject_log_limit)
@@ -683,6 +734,9 @@ int dd_pipeline_feed(struct dd_pipeline *p, const char *rec, size_t len, const s
 			decided(p, i, &h, (double)NAN);
 			continue;
 		}
+		/* A group may decide later, after the detector's state (which the evidence points
+		 * into) has moved on; grouped detectors are p-value tests without evidence. */
+		h.v.evidence = NULL;
 		size_t n = dd_group_offer(p->groups[m->conf->group], i, &h, p->decided);
 		for (size_t k = 0; k < n; k++)
 			decided(p, p->decided[k].monitor, &p->decided[k].held,
@@ -712,9 +766,16 @@ size_t dd_pipeline_adopt(struct dd_pipeline *p, struct dd_pipeline *old)
 			struct dd_monitor tmp = p->mons[i];
 			p->mons[i] = old->mons[j];
 			old->mons[j] = tmp;
-			/* Each monitor points at the configuration that owns it. */
+			/* Each monitor points at the configuration that owns it. The adopted
+			 * instance takes the new configuration's parameter block (equal values):
+			 * text and list parameters point into the configuration, and the old one
+			 * is freed after the reload. */
 			p->mons[i].conf = &p->conf->monitors[i];
 			old->mons[j].conf = &old->conf->monitors[j];
+			memcpy((void *)p->mons[i].inst->ctx.config, p->conf->monitors[i].params,
+			       p->conf->monitors[i].detector->config_size);
+			memcpy((void *)old->mons[j].inst->ctx.config, old->conf->monitors[j].params,
+			       old->conf->monitors[j].detector->config_size);
 			p->alerts[i] = old->alerts[j];
 			p->last[i] = old->last[j];
 			kept++;

@@ -36,6 +36,10 @@ struct dd_pipeline_opts {
 	/* Do not open the sinks yet (a reload opens them once the old pipeline's are closed:
 	 * network sinks hold their spool exclusively). */
 	bool defer_sinks;
+	/* Optional: sees every alert (drift, security and self-alerts) before the sinks do;
+	 * `driftd report` collects them this way. The alert is borrowed for the call. */
+	void (*on_alert)(void *arg, const json_t *alert);
+	void *on_alert_arg;
 };
 
 struct dd_pipeline_stats {

@@ -33,6 +33,22 @@ static int one(struct dd_reader *r, struct dd_pipeline *p, const char *name, uin
 		dd_pipeline_reject(p, DD_REJECT_TOO_LARGE, &at);
 		return 0;
 	}
+	if (r->adapter) {
+		/* A request/response pair spread over two lines is emitted at the second, which
+		 * is then the event's index. */
+		struct dd_record record = {.value = rec, .len = len, .ts_ms = -1};
+		const char *out;
+		size_t out_len;
+		enum dd_adapt_reject why = DD_ADAPT_OK;
+		int rc = dd_adapt(r->adapter, &record, &out, &out_len, &why);
+		if (rc == -ENOMEM)
+			return rc;
+		if (rc < 0) {
+			dd_pipeline_reject_format(p, why, &at);
+			return 0;
+		}
+		return out_len ? dd_pipeline_feed(p, out, out_len, &at) : 0;
+	}
 	return dd_pipeline_feed(p, rec, len, &at);
 }
 

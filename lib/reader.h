@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "adapt.h"
 #include "pipeline.h"
 
 struct dd_reader {
@@ -13,6 +14,9 @@ struct dd_reader {
 	size_t cap;
 	size_t max_record;
 	uint64_t index; /* next record's event.index, continued across inputs */
+	/* Optional (replay --format): each line goes through this adapter first (a line is a
+	 * record value without headers or Kafka time); NULL: native. */
+	struct dd_adapter *adapter;
 };
 
 int dd_reader_init(struct dd_reader *r, size_t max_record);

@@ -29,8 +29,11 @@ extern "C" {
 #endif
 
 /* Bumped when a field is added to driftd_detector_ops. The host reads fields by struct_size,
- * so an older detector keeps working. */
-#define DRIFTD_DETECTOR_ABI 1
+ * so an older detector keeps working.
+ * 2: string, pointer and list parameters (struct driftd_param grew `def_str`, so version-1
+ *    tables have another stride and are refused); per-event input (update_event, flags,
+ *    tags) and verdict evidence, for security detectors. */
+#define DRIFTD_DETECTOR_ABI 2
 
 enum driftd_detector_kind {
 	DRIFTD_KIND_STREAMING = 0,  /* one verdict per observation (Page-Hinkley, ADWIN, ...) */
@@ -52,6 +55,26 @@ enum driftd_param_type {
 	DRIFTD_PARAM_INT = 1,    /* stored as int64_t */
 	DRIFTD_PARAM_BOOL = 2,   /* stored as bool */
 	DRIFTD_PARAM_ENUM = 3,   /* stored as int: index into choices[] */
+	/* ABI 2. Text parameters are stored as `const char *` (NULL when unset) and list
+	 * parameters as struct driftd_list; the memory belongs to the host's configuration and
+	 * lives as long as the instance. The detector reads them through ctx->config only. */
+	DRIFTD_PARAM_STRING = 4,
+	/* A JSON pointer the host extracts from every event, in addition to the monitor's
+	 * `field`: driftd_event.aux[k] is the value of the k-th POINTER parameter of the table
+	 * (type NONE when the pointer is unset or absent from the event). */
+	DRIFTD_PARAM_POINTER = 5,
+	/* A list of strings, or of records when `choices` names the columns (then each item may
+	 * be an object with those keys). The host also accepts `<name>_file`: a file with one
+	 * item per line (single column; '#' comments), or a JSON/YAML list of objects. */
+	DRIFTD_PARAM_LIST = 6,
+};
+
+/* A LIST parameter: n items of cols strings each, item i column c at items[i * cols + c]
+ * (an absent column is ""). */
+struct driftd_list {
+	const char *const *items;
+	size_t n;
+	size_t cols;
 };
 
 /* One row of a detector's parameter table. The same table drives config parsing and
@@ -66,8 +89,9 @@ struct driftd_param {
 	double max;
 	bool min_open;
 	bool max_open;
-	const char *const *choices; /* ENUM only: NULL-terminated */
+	const char *const *choices; /* ENUM: NULL-terminated; LIST: column names or NULL */
 	const char *description;
+	const char *def_str; /* STRING and POINTER: the default (NULL: unset) */
 };
 
 /* The outcome of one evaluation. p_value is NAN for tests without one. */
@@ -77,6 +101,50 @@ struct driftd_verdict {
 	double p_value;
 	bool drift;
 	bool warning; /* only meaningful with DRIFTD_CAP_WARNING */
+	/* ABI 2: what an analyst needs to act on this verdict, or NULL. It points into the
+	 * detector's state and stays valid until the next update. */
+	const struct driftd_evidence *evidence;
+};
+
+/* Evidence of a verdict: output_fields and tags of the alert it raises. Strings are the
+ * detector's own copies (never pointers into the event, which is gone after update). */
+enum driftd_evidence_type {
+	DRIFTD_EVIDENCE_STRING = 0,
+	DRIFTD_EVIDENCE_NUMBER = 1,
+	DRIFTD_EVIDENCE_INT = 2,
+};
+
+struct driftd_evidence_field {
+	const char *key; /* output_fields key, e.g. "client.id" */
+	enum driftd_evidence_type type;
+	const char *str; /* STRING: NUL-terminated */
+	double num;      /* NUMBER, and INT (exact up to 2^53) */
+};
+
+#define DRIFTD_EVIDENCE_MAX 10
+
+struct driftd_evidence {
+	const char *what;        /* one clause for the alert sentence, e.g. "client c-7 ..." */
+	const char *const *tags; /* tags beyond the detector's own, NULL-terminated, or NULL */
+	bool critical;           /* raise the alert to at least Critical (canary leaks) */
+	size_t n;
+	struct driftd_evidence_field f[DRIFTD_EVIDENCE_MAX];
+};
+
+/* A string of event metadata: NULL when absent; not NUL-terminated. */
+struct driftd_str {
+	const char *s;
+	size_t len;
+};
+
+/* ABI 2: one event as a detector with update_event sees it. Everything is valid only for the
+ * duration of the call. */
+struct driftd_event {
+	const struct driftd_value *value; /* the monitor's `field` (NONE without one) */
+	const struct driftd_value *aux;   /* one per POINTER parameter, in table order */
+	size_t n_aux;
+	struct driftd_str model_id, model_version, model_sha256, client_id, request_id;
+	int64_t ts_ms; /* event time, -1 when the record had none */
 };
 
 /* What the host tells a detector about its monitor when it is created. */
@@ -123,6 +191,9 @@ int driftd_rd_f64_finite(struct driftd_reader *r, double *out);
 #define DRIFTD_CAP_P_VALUE (1u << 2) /* verdicts carry a p-value */
 #define DRIFTD_CAP_EFFECT  (1u << 3) /* verdict.score is an effect size (min_effect applies) */
 
+/* driftd_detector_ops.flags (ABI 2) */
+#define DRIFTD_FLAG_NO_FIELD (1u << 0) /* the monitor's `field` is optional (metadata only) */
+
 struct driftd_detector_ops {
 	uint32_t abi_version; /* DRIFTD_DETECTOR_ABI */
 	uint32_t struct_size; /* sizeof(struct driftd_detector_ops) */
@@ -155,6 +226,16 @@ struct driftd_detector_ops {
 	int (*merge)(struct driftd_ctx *dst, const struct driftd_ctx *src);
 	/* Idempotent and safe on a state whose init failed half-way. */
 	void (*done)(struct driftd_ctx *ctx);
+
+	/* ---- ABI 2 ---- */
+	uint32_t flags; /* DRIFTD_FLAG_* */
+	/* Tags on every alert of this detector (e.g. "threat:model_tampering", "etsi:5.2.1-2"),
+	 * NULL-terminated; when set they replace the generic drift tags. */
+	const char *const *tags;
+	/* Optional, streaming and security kinds: the host calls this instead of update, with
+	 * the event's metadata and the POINTER parameters' values. Same rules as update: no
+	 * allocation, -EDOM for a value it cannot take (state unchanged). */
+	int (*update_event)(struct driftd_ctx *ctx, const struct driftd_event *ev);
 };
 
 /* The CMake-generated registry (lib/registry.c). */

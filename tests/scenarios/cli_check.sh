@@ -19,11 +19,11 @@ for f in "$dir"/bad-*.yaml; do
 	*) echo "FAIL $f: want '$f:$want' in: $out"; fail=$((fail + 1)) ;;
 	esac
 done
-for f in "$dir"/good-*.yaml "$dir"/../../packaging/driftd.yaml; do
+for f in "$dir"/good-*.yaml "$dir"/security.yaml "$dir"/llm.yaml "$dir"/../../packaging/driftd.yaml; do
 	if out=$("$driftd" check -c "$f" 2>&1); then pass=$((pass + 1)); else
 		echo "FAIL $f: $out"; fail=$((fail + 1)); fi
 done
-for cmd in replay check detectors demo run baseline purge; do
+for cmd in replay check detectors demo run baseline purge report; do
 	if "$driftd" $cmd --help >/dev/null 2>&1; then pass=$((pass + 1)); else
 		echo "FAIL: driftd $cmd --help"; fail=$((fail + 1)); fi
 done

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -207,6 +208,84 @@ static void test_durations(void **unused)
 	assert_int_equal(dd_parse_duration_ms("", &ms), -EINVAL);
 }
 
+/* Text, pointer and list parameters (ABI 2): inline lists of strings and of records, files,
+ * and the errors, with positions. */
+static void test_list_params(void **unused)
+{
+	char tok[] = "/tmp/driftd-test-tokens-XXXXXX", inv[] = "/tmp/driftd-test-inv-XXXXXX";
+	int fd = mkstemp(tok);
+	assert_true(fd >= 0);
+	const char tokens[] = "# canaries\nAAA-1\n\n  BBB-2  \r\n";
+	assert_int_equal(write(fd, tokens, sizeof(tokens) - 1), (ssize_t)sizeof(tokens) - 1);
+	close(fd);
+	fd = mkstemp(inv);
+	assert_true(fd >= 0);
+	const char invs[] = "- {id: fraud, version: '1', sha256: ab}\n- {id: chat}\n";
+	assert_int_equal(write(fd, invs, sizeof(invs) - 1), (ssize_t)sizeof(invs) - 1);
+	close(fd);
+	char text[1024];
+	snprintf(text, sizeof(text),
+	         "monitors:\n"
+	         "  - {name: a, detector: model_identity,\n"
+	         "     params: {inventory: [{id: m, sha256: x}, plain]}}\n"
+	         "  - {name: b, detector: model_identity, params: {inventory_file: %s}}\n"
+	         "  - {name: c, field: /output/text, detector: canary,\n"
+	         "     params: {tokens_file: %s, allow_hosts: [example.com]}}\n",
+	         inv, tok);
+	struct dd_config *c;
+	int rc;
+	char *diag = parse(text, &c, &rc);
+	if (rc != 0)
+		fail_msg("%s", diag);
+	const struct driftd_list *l;
+	/* a: no field needed; records with absent columns as "" and a bare string as the id */
+	assert_null(c->monitors[0].field);
+	l = (const struct driftd_list *)((const char *)c->monitors[0].params +
+	                                 dd_param_find(c->monitors[0].detector, "inventory")
+	                                     ->offset);
+	assert_int_equal(l->n, 2);
+	assert_int_equal(l->cols, 3);
+	assert_string_equal(l->items[0], "m");
+	assert_string_equal(l->items[1], "");
+	assert_string_equal(l->items[2], "x");
+	assert_string_equal(l->items[3], "plain");
+	l = (const struct driftd_list *)((const char *)c->monitors[1].params +
+	                                 dd_param_find(c->monitors[1].detector, "inventory")
+	                                     ->offset);
+	assert_int_equal(l->n, 2);
+	assert_string_equal(l->items[2], "ab");
+	assert_string_equal(l->items[3], "chat");
+	l = (const struct driftd_list *)((const char *)c->monitors[2].params +
+	                                 dd_param_find(c->monitors[2].detector, "tokens")->offset);
+	assert_int_equal(l->n, 2);
+	assert_string_equal(l->items[0], "AAA-1");
+	assert_string_equal(l->items[1], "BBB-2");
+	dd_config_free(c);
+	free(diag);
+	unlink(tok);
+	unlink(inv);
+
+	expect_error("monitors:\n  - {name: a, detector: canary, params: {tokens: [x]}}\n",
+	             "t.yaml:2:");
+	expect_error("monitors:\n  - {name: a, field: /o, detector: canary, params: {tokens: x}}\n",
+	             "'tokens' must be a list");
+	expect_error(
+	    "monitors:\n  - {name: a, field: /o, detector: canary, params: {tokens: [1]}}\n",
+	    "item 0 of 'tokens' must be a string");
+	expect_error("monitors:\n  - {name: a, detector: model_identity,\n"
+	             "     params: {inventory: [{id: m, hash: x}]}}\n",
+	             "'hash' is not a text column");
+	expect_error("monitors:\n  - {name: a, field: /o, detector: canary,\n"
+	             "     params: {tokens: [x], tokens_file: /nonexistent/t}}\n",
+	             "both give the list");
+	expect_error("monitors:\n  - {name: a, field: /o, detector: canary,\n"
+	             "     params: {tokens_file: /nonexistent/t}}\n",
+	             "cannot read /nonexistent/t");
+	expect_error("monitors:\n  - {name: a, field: /o, detector: canary,\n"
+	             "     params: {hold_file: x}}\n",
+	             "hold_file");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -218,6 +297,7 @@ int main(void)
 	    cmocka_unit_test(test_alias_bomb_bounded),
 	    cmocka_unit_test(test_deep_nesting_bounded),
 	    cmocka_unit_test(test_durations),
+	    cmocka_unit_test(test_list_params),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -157,16 +157,21 @@ static void test_adopt_keeps_unchanged_monitors(void **unused)
 	/* Both monitors learn a reference of 8 values; after a "reload" where 'a' only changed
 	 * its severity and 'b' changed its detector parameters, 'a' reaches its first verdict
 	 * after one window and 'b' starts over with a new reference. */
+	/* 'leak' has a list parameter: equal by content across the two loads, so it is kept
+	 * (with its state: the leak seen before the reload still holds) and must not point into
+	 * the first configuration, which is freed. */
 	const char *v1 = "monitors:\n"
 	                 "  - {name: a, field: /x, detector: psi, reference: {size: 8},\n"
 	                 "     window: {size: 4}}\n"
 	                 "  - {name: b, field: /x, detector: psi, reference: {size: 8},\n"
-	                 "     window: {size: 4}}\n";
+	                 "     window: {size: 4}}\n"
+	                 "  - {name: leak, field: /t, detector: canary, params: {tokens: [S3]}}\n";
 	const char *v2 = "monitors:\n"
 	                 "  - {name: a, field: /x, detector: psi, reference: {size: 8},\n"
 	                 "     window: {size: 4}, severity: critical}\n"
 	                 "  - {name: b, field: /x, detector: psi, reference: {size: 8},\n"
-	                 "     window: {size: 4}, params: {bins: 4}}\n";
+	                 "     window: {size: 4}, params: {bins: 4}}\n"
+	                 "  - {name: leak, field: /t, detector: canary, params: {tokens: [S3]}}\n";
 	struct dd_config *c1 = load(v1), *c2 = load(v2);
 	struct dd_pipeline *p1, *p2;
 	char *trace = NULL;
@@ -177,23 +182,28 @@ static void test_adopt_keeps_unchanged_monitors(void **unused)
 	uint64_t idx = 0;
 	char rec[128];
 	for (int i = 0; i < 8; i++) {
-		snprintf(rec, sizeof(rec), "{\"model\":{\"id\":\"m\"},\"x\":%d}", i);
+		snprintf(rec, sizeof(rec), "{\"model\":{\"id\":\"m\"},\"x\":%d%s}", i,
+		         i == 7 ? ",\"t\":\"a S3 leak\"" : "");
 		feed(p1, rec, &idx);
 	}
 	assert_int_equal(dd_pipeline_new(c2, &o, &p2), 0);
-	assert_int_equal(dd_pipeline_adopt(p2, p1), 1);
+	assert_int_equal(dd_pipeline_adopt(p2, p1), 2);
 	dd_pipeline_free(p1);
+	dd_config_free(c1);
 	for (int i = 0; i < 4; i++) {
-		snprintf(rec, sizeof(rec), "{\"model\":{\"id\":\"m\"},\"x\":%d}", i);
+		snprintf(rec, sizeof(rec), "{\"model\":{\"id\":\"m\"},\"x\":%d,\"t\":\"%s\"}", i,
+		         i == 3 ? "S3 again" : "fine");
 		feed(p2, rec, &idx);
 	}
 	fflush(tf);
 	assert_non_null(strstr(trace, "{\"monitor\":\"a\",\"event.index\":11,"));
 	assert_null(strstr(trace, "\"monitor\":\"b\""));
+	/* the leak at 7 still holds at 8 (state kept), and the tokens are the new config's */
+	assert_non_null(strstr(trace, "{\"monitor\":\"leak\",\"event.index\":8,\"score\":1,"));
+	assert_non_null(strstr(trace, "{\"monitor\":\"leak\",\"event.index\":11,\"score\":1,"));
 	dd_pipeline_free(p2);
 	fclose(tf);
 	free(trace);
-	dd_config_free(c1);
 	dd_config_free(c2);
 }
 
@@ -222,6 +232,67 @@ static void test_reject_log_is_rate_limited(void **unused)
 	assert_non_null(strstr(log, "further rejects of this kind are only counted"));
 	free(log);
 	dd_config_free(c);
+}
+
+/* Security detectors through the pipeline: a field-less monitor, per-event verdicts, the
+ * detector's tags instead of the drift tags, evidence in output_fields, a canary leak raised
+ * to Critical. */
+static void test_security_alerts(void **unused)
+{
+	char path[] = "/tmp/driftd-test-alerts-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	char text[1024];
+	snprintf(text, sizeof(text),
+	         "monitors:\n"
+	         "  - {name: id, detector: model_identity,\n"
+	         "     params: {inventory: [{id: m, sha256: aa}]}}\n"
+	         "  - {name: leak, field: /output/text, detector: canary,\n"
+	         "     params: {tokens: [SECRET-CANARY]}, severity: notice, tags: [team:llm]}\n"
+	         "alerts: {sinks: [{file: {path: %s}}]}\n",
+	         path);
+	struct dd_config *c = load(text);
+	struct dd_pipeline_opts o = {0};
+	struct dd_pipeline *p;
+	assert_int_equal(dd_pipeline_new(c, &o, &p), 0);
+	uint64_t idx = 0;
+	for (int i = 0; i < 5; i++)
+		feed(p,
+		     "{\"model\":{\"id\":\"m\",\"sha256\":\"AA\"},\"client\":{\"id\":\"k1\"},"
+		     "\"output\":{\"text\":\"hello\"}}",
+		     &idx);
+	feed(p,
+	     "{\"model\":{\"id\":\"m\",\"sha256\":\"aa\"},\"client\":{\"id\":\"k2\"},"
+	     "\"output\":{\"text\":\"psst SECRET-CANARY\"}}",
+	     &idx);
+	feed(p, "{\"model\":{\"id\":\"m\",\"sha256\":\"bb\"},\"output\":{\"text\":\"x\"}}", &idx);
+	assert_int_equal(dd_pipeline_flush(p), 0);
+	dd_pipeline_free(p);
+	dd_config_free(c);
+
+	FILE *af = fopen(path, "r");
+	char line[4096];
+	assert_non_null(fgets(line, sizeof(line), af));
+	assert_non_null(strstr(line, "\"rule\":\"leak\""));
+	assert_non_null(strstr(line, "\"priority\":\"Critical\""));
+	assert_non_null(strstr(line, "\"event.index\":5"));
+	assert_non_null(strstr(line, "\"client.id\":\"k2\""));
+	assert_non_null(strstr(line, "\"canary.token\":\"SEC...\""));
+	assert_null(strstr(line, "SECRET-CANARY"));
+	assert_non_null(strstr(line, "\"tags\":[\"security\",\"threat:prompt_injection\""));
+	assert_non_null(strstr(line, "\"team:llm\""));
+	assert_null(strstr(line, "threat:data_poisoning"));
+	assert_non_null(fgets(line, sizeof(line), af));
+	assert_non_null(strstr(line, "\"rule\":\"id\""));
+	assert_non_null(strstr(line, "\"event.index\":6"));
+	assert_non_null(strstr(line, "\"model.sha256\":\"bb\""));
+	assert_non_null(strstr(line, "\"field\":null"));
+	assert_non_null(strstr(line, "\"threat:model_tampering\""));
+	assert_non_null(strstr(line, "\"etsi:5.2.1-2\""));
+	assert_null(fgets(line, sizeof(line), af));
+	fclose(af);
+	unlink(path);
 }
 
 /* A model version change is always an alert; the policy decides what happens to the state. */
@@ -313,6 +384,7 @@ int main(void)
 	    cmocka_unit_test(test_on_model_change),
 	    cmocka_unit_test(test_dry_run_goes_to_the_journal_only),
 	    cmocka_unit_test(test_adopt_keeps_unchanged_monitors),
+	    cmocka_unit_test(test_security_alerts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
