@@ -25,14 +25,14 @@ struct dd_metrics_monitor {
 	double score, threshold, p_value;
 };
 
-/* Sinks that keep their own delivery state (webhook, syslog). */
+/* Sinks that queue and report it through driftd_sink_ops.status (webhook, syslog). */
 struct dd_metrics_sink {
 	char name[64];
 	char type[16];
 	uint64_t delivered; /* accepted by the receiver (webhook 2xx, syslog sent) */
 	uint64_t failed;    /* attempts that failed and will be retried */
-	uint64_t dropped;   /* given up: dead letters, queue overflow */
-	uint64_t queued;    /* waiting now (the webhook's spool, the syslog queue) */
+	uint64_t dropped;   /* given up: dead letters */
+	uint64_t queued;    /* waiting now, in the sink's spool */
 	uint64_t queued_bytes;
 	bool spool; /* queued is a durable spool */
 	bool breaker_open;
