@@ -57,11 +57,14 @@ check "the package started it with the default configuration" \
 printf '%s\n' "$SECRET" >/etc/driftd/webhook-secret
 chmod 600 /etc/driftd/webhook-secret
 mkdir -p /etc/systemd/system/driftd.service.d
+# Fault injection for step 9: hang.so hangs the consume loop when /etc/driftd/hang holds its PID.
+install -m 0644 "$T/hang.so" /usr/local/lib/driftd-hang.so
 cat >/etc/systemd/system/driftd.service.d/test.conf <<EOF
 [Service]
 LoadCredential=webhook-secret:/etc/driftd/webhook-secret
 WatchdogSec=4s
 TimeoutAbortSec=3s
+Environment=LD_PRELOAD=/usr/local/lib/driftd-hang.so
 EOF
 cat >/etc/driftd/driftd.yaml <<EOF
 source:
@@ -147,11 +150,14 @@ check "the self-alert was delivered to the host receiver" until_ok 60 bash -c \
 	"$(declare -f http_get metric); [ \"\$(metric 'driftd_sink_delivered_total\{sink=\"webhook\",type=\"webhook\"\}')\" = 1 ]"
 cp /tmp/good2.yaml /etc/driftd/driftd.yaml
 
-# 9. A hung main loop: the watchdog (4 s here) kills it and systemd starts it again.
+# 9. A hung consume loop (only that thread: librdkafka's and the metrics thread run on): the
+# watchdog (4 s here) kills the process and systemd starts it again.
 restarts=$(prop NRestarts)
-kill -STOP "$pid"
-check "the watchdog kills the hung process and systemd restarts it" until_ok 120 bash -c \
+echo "$pid" >/etc/driftd/hang
+echo "# while the loop hangs, the metrics thread answers: $(http_get /healthz 2>/dev/null | head -1)"
+check "the watchdog kills the process whose consume loop hangs and systemd restarts it" until_ok 120 bash -c \
 	"[ \"\$(systemctl show -p MainPID --value driftd)\" != $pid ] && systemctl is-active --quiet driftd && [ \"\$(systemctl show -p NRestarts --value driftd)\" -gt $restarts ]"
+rm -f /etc/driftd/hang
 check "the journal says it was the watchdog" bash -c \
 	"journalctl -q --no-pager -u driftd | grep -q 'Watchdog timeout'"
 echo "# NRestarts: $(prop NRestarts)"

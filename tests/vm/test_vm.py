@@ -2,8 +2,9 @@
 """driftd's Debian package under real systemd 252: boots a Debian 12 VM under QEMU (software
 emulation; KVM with DRIFTD_VM_KVM=1), installs the .deb built from this tree with
 dpkg, and runs tests/vm/guest.sh there (install, READY before active, STATUS summary, dynamic
-user and read-only /, metrics, reload with a good and a bad configuration, watchdog kill and
-restart of a hung process, clean stop). The bad reload's self-alert must reach a real webhook
+user and read-only /, metrics, reload with a good and a bad configuration, the watchdog
+killing and systemd restarting a service whose consume loop hangs (tests/vm/hang.c, preloaded,
+hangs that one thread while the others run on), clean stop). The bad reload's self-alert must reach a real webhook
 receiver on the host, bound to 127.0.0.1 only and reached through QEMU's user networking;
 its Standard Webhooks signature is verified with the secret the unit received through
 LoadCredential=. The host also scrapes the service's metrics through a QEMU hostfwd bound to
@@ -122,6 +123,9 @@ def main():
     disk.mkdir()
     shutil.copy(deb, disk / "driftd.deb")
     shutil.copy(SRC / "tests" / "vm" / "guest.sh", disk / "guest.sh")
+    # Fault injection for the watchdog check: hangs the consume loop's thread only.
+    subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-o", str(disk / "hang.so"),
+                    str(SRC / "tests" / "vm" / "hang.c"), "-ldl"], check=True)
     scraper = Scraper(free_port())
     mport = int(scraper.url.split(":")[2].split("/")[0])
     (disk / "env").write_text(f"RPORT={recv.port}\nSECRET={secret}\nCPORT={scraper.port}\n")
