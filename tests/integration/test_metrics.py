@@ -133,9 +133,14 @@ state: {{dir: {spool}-state}}
 """)
 
 
+STARTED = []
+
+
 def start(cfg, out, err):
-    return subprocess.Popen([DRIFTD, "run", "-c", cfg], stdout=open(out, "w"),
-                            stderr=open(err, "w"))
+    p = subprocess.Popen([DRIFTD, "run", "-c", cfg], stdout=open(out, "w"),
+                         stderr=open(err, "w"))
+    STARTED.append(p)
+    return p
 
 
 def stop(proc):
@@ -391,6 +396,11 @@ def main():
                 import traceback
                 traceback.print_exc()
                 check(False, t.__name__, repr(e))
+            finally:
+                for p in STARTED:  # a check that raised must not leave a driftd behind
+                    if p.poll() is None:
+                        p.kill()
+                        p.wait()
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
