@@ -1,14 +1,14 @@
 # Thin wrapper around CMake. The two set-up commands on a fresh Debian 12 machine (as root):
 #   make demo   install build dependencies, build, run `driftd demo`
 #   make test   install dependencies and oracles, build (plain and ASan+UBSan), run every test
-# `make bench` runs the benchmarks in bench/.
+# `make bench` runs the benchmarks in bench/; `make deb` builds the Debian package.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 VENV       ?= $(BUILD)/oracle-venv
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build build-asan venv demo test test-fast bench docs format clean
+.PHONY: all deps build build-asan venv demo test test-fast bench docs format clean deb
 
 all: build
 
@@ -50,6 +50,11 @@ test-fast: build
 
 bench: build venv
 	$(VENV)/bin/python bench/run.py $(BUILD)
+
+# The Debian package from this tree (packaging/debian), into $(BUILD)-deb/, checked by lintian.
+deb: deps
+	sh packaging/build-deb.sh $(abspath $(BUILD))-deb $(JOBS)
+	lintian --fail-on error $(BUILD)-deb/driftd_*.deb
 
 docs: build
 	$(BUILD)/daemon/driftd detectors --markdown > docs/detectors.md

@@ -19,6 +19,7 @@
 #include "cli.h"
 #include "config.h"
 #include "kafka_source.h"
+#include "metrics.h"
 #include "pipeline.h"
 #include "state_store.h"
 
@@ -54,7 +55,7 @@ static int64_t wall_ms(void)
 /* SIGHUP: validate the new configuration completely, then swap; monitors whose definition did
  * not change keep their detector and alert state. An invalid configuration keeps the running
  * one and raises driftd.reload_failed. */
-static void reload(const char *path, struct dd_config **conf, struct dd_pipeline **p,
+static bool reload(const char *path, struct dd_config **conf, struct dd_pipeline **p,
                    struct dd_kafka_source *src, const struct dd_pipeline_opts *po)
 {
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading %s",
@@ -119,7 +120,7 @@ static void reload(const char *path, struct dd_config **conf, struct dd_pipeline
 		dd_config_free(nc);
 		free(diag);
 		sd_notify(0, "READY=1\nSTATUS=reload refused; previous configuration running");
-		return;
+		return false;
 	}
 	free(diag);
 	size_t kept = dd_pipeline_adopt(np, *p);
@@ -135,6 +136,62 @@ static void reload(const char *path, struct dd_config **conf, struct dd_pipeline
 	*conf = nc;
 	*p = np;
 	sd_notify(0, "READY=1\nSTATUS=configuration reloaded");
+	return true;
+}
+
+/* What the consume loop publishes to the metrics endpoint once a second. */
+struct run_metrics {
+	struct dd_metrics *server;
+	struct dd_metrics_sample sample;
+	uint64_t reloads, reload_failures;
+	int64_t start_ms;
+	/* Counters of the pipelines and sinks that reloads replaced (dd_metrics_carry). */
+	struct dd_metrics_sample base, old;
+	/* systemd STATUS= every few seconds: records and time at the last one. */
+	uint64_t status_records;
+	int64_t status_ms;
+};
+
+#define DD_STATUS_NOTIFY_MS 5000
+
+/* The one-line summary `systemctl status` shows. */
+static void status_notify(struct run_metrics *rm, int64_t now_ms)
+{
+	const struct dd_metrics_sample *s = &rm->sample;
+	if (rm->status_ms && now_ms - rm->status_ms < DD_STATUS_NOTIFY_MS)
+		return;
+	double rate = rm->status_ms && now_ms > rm->status_ms
+	                  ? (double)(s->kafka.records - rm->status_records) * 1000.0 /
+	                        (double)(now_ms - rm->status_ms)
+	                  : 0.0;
+	uint64_t spool = 0;
+	for (size_t i = 0; i < s->n_sinks; i++)
+		spool += s->sinks[i].queued;
+	char lag[32] = "?";
+	if (s->lag >= 0)
+		snprintf(lag, sizeof(lag), "%lld", (long long)s->lag);
+	sd_notifyf(0,
+	           "STATUS=%.0f events/s, lag %s, %llu firing, spool %llu; %llu events, %d "
+	           "partitions",
+	           rate, lag, (unsigned long long)s->pipe.firing, (unsigned long long)spool,
+	           (unsigned long long)s->kafka.records, s->kafka.assigned);
+	rm->status_ms = now_ms;
+	rm->status_records = s->kafka.records;
+}
+
+static void metrics_tick(void *arg, struct dd_kafka_source *src, struct dd_pipeline *p,
+                         int64_t now_ms)
+{
+	struct run_metrics *rm = arg;
+	if (dd_metrics_collect(&rm->sample, p, src) < 0)
+		return;
+	dd_metrics_rebase(&rm->sample, &rm->base);
+	rm->sample.start_ms = rm->start_ms;
+	rm->sample.reloads = rm->reloads;
+	rm->sample.reload_failures = rm->reload_failures;
+	dd_metrics_publish(rm->server, &rm->sample);
+	if (now_ms > 0)
+		status_notify(rm, now_ms);
 }
 
 /* Restore the newest usable snapshot of <state.dir>/state/<group> into the pipeline and hand its
@@ -221,20 +278,46 @@ int dd_serve(struct dd_config *conf, const struct dd_kafka_opts *ko,
 		dd_config_free(conf);
 		return DD_EXIT_FAIL;
 	}
+	struct run_metrics rm = {.start_ms = wall_ms()};
+	struct dd_kafka_opts kopts = *ko;
+	if (ko->serve_metrics && conf->metrics_listen) {
+		/* Metrics are a window on the service, not part of it: without them (the port
+		 * is taken, say) the service still runs, and says so. */
+		struct dd_metrics_health h = {.error_window_ms = conf->metrics_error_window_ms,
+		                              .max_kafka_errors = conf->metrics_max_kafka_errors,
+		                              .max_sink_errors = conf->metrics_max_sink_errors,
+		                              .stall_ms = 30000};
+		if (dd_metrics_start(conf->metrics_listen, &h, stderr, &rm.server) == 0) {
+			fprintf(stderr, "driftd: metrics on http://%s/metrics\n",
+			        conf->metrics_listen);
+		} else {
+			fprintf(stderr, "driftd: running without metrics\n");
+		}
+	}
+	if (ko->serve_metrics) {
+		/* Also the STATUS= summary, with or without the endpoint. */
+		kopts.tick = metrics_tick;
+		kopts.tick_arg = &rm;
+	}
+	ko = &kopts;
 	rc = dd_kafka_source_new(conf, ko, &src, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "driftd: %s\n", err);
+		dd_metrics_stop(rm.server);
 		dd_pipeline_free(p);
 		dd_config_free(conf);
 		return DD_EXIT_FAIL;
 	}
 	struct dd_state_store *state = NULL;
 	if (!ko->stateless && (rc = open_state(conf, p, src, &state)) < 0) {
+		dd_metrics_stop(rm.server);
 		dd_kafka_source_free(src);
 		dd_pipeline_free(p);
 		dd_config_free(conf);
 		return DD_EXIT_FAIL;
 	}
+	if (kopts.tick)
+		metrics_tick(&rm, src, p, 0); /* a first sample before READY */
 	fprintf(stderr, "driftd: consuming %s from %s as group %s\n", conf->kafka.topics[0],
 	        ko->brokers ? ko->brokers : conf->kafka.brokers, conf->kafka.group);
 	/* Configuration loaded, monitors built, consumer subscribed: ready (systemd Type=notify;
@@ -249,7 +332,16 @@ int dd_serve(struct dd_config *conf, const struct dd_kafka_opts *ko,
 		if (read(ko->stop_fd, &si, sizeof(si)) != (ssize_t)sizeof(si) ||
 		    si.ssi_signo != SIGHUP)
 			break;
-		reload(ko->reload_path, &conf, &p, src, po);
+		if (kopts.tick)
+			dd_metrics_collect(&rm.old, p, src);
+		if (reload(ko->reload_path, &conf, &p, src, po)) {
+			rm.reloads++;
+			if (kopts.tick)
+				dd_metrics_carry(&rm.base, &rm.old);
+		} else
+			rm.reload_failures++;
+		if (kopts.tick)
+			metrics_tick(&rm, src, p, 0);
 	}
 	sd_notify(0, "STOPPING=1");
 	int status = rc < 0 ? DD_EXIT_FAIL : DD_EXIT_OK;
@@ -278,6 +370,10 @@ int dd_serve(struct dd_config *conf, const struct dd_kafka_opts *ko,
 	        "re-delivered records skipped\n",
 	        (unsigned long long)ks.snapshots, (unsigned long long)ks.generation,
 	        (unsigned long long)ks.snapshot_failures, (unsigned long long)ks.skipped);
+	dd_metrics_stop(rm.server);
+	dd_metrics_sample_free(&rm.sample);
+	dd_metrics_sample_free(&rm.base);
+	dd_metrics_sample_free(&rm.old);
 	dd_kafka_source_free(src);
 	dd_state_close(state);
 	dd_pipeline_free(p);
@@ -359,7 +455,8 @@ int dd_cmd_run(int argc, char **argv)
 		/* Line by line: a verdict is in the file before its offset can be committed. */
 		setvbuf(tf, NULL, _IOLBF, 0);
 	}
-	struct dd_kafka_opts ko = {.log = stderr, .stop_fd = sfd, .reload_path = config};
+	struct dd_kafka_opts ko = {
+	    .log = stderr, .stop_fd = sfd, .reload_path = config, .serve_metrics = true};
 	/* Shutdown lets network sinks deliver for 5 s (the unit's TimeoutStopSec is 30 s); what
 	 * is left stays in their spools for the next start. */
 	struct dd_pipeline_opts po = {

@@ -37,6 +37,7 @@ struct dd_kafka_source {
 	int64_t last_watchdog_ms;
 	int64_t last_status_ms;
 	uint64_t last_status_records;
+	int64_t last_tick_ms;
 	/* State: the positions the monitors' state covers, and where it is written. */
 	struct dd_state_store *state;
 	struct dd_positions pos;
@@ -47,9 +48,7 @@ struct dd_kafka_source {
 	bool snapshot_failing;
 };
 
-/* Consumer lag summed over the assigned partitions, from librdkafka's cached high watermarks
- * (no broker round trip); -1 when unknown. */
-static int64_t lag(struct dd_kafka_source *s)
+int64_t dd_kafka_source_lag(struct dd_kafka_source *s)
 {
 	rd_kafka_topic_partition_list_t *parts = NULL;
 	if (rd_kafka_assignment(s->rk, &parts) || !parts)
@@ -99,7 +98,8 @@ static void status_line(struct dd_kafka_source *s, struct dd_pipeline *p, int64_
 	        "rejects:%s\n",
 	        (unsigned long long)s->st.records,
 	        (double)(s->st.records - s->last_status_records) / secs, s->st.assigned,
-	        (long long)lag(s), (unsigned long long)st->firing, off ? rejects : " none");
+	        (long long)dd_kafka_source_lag(s), (unsigned long long)st->firing,
+	        off ? rejects : " none");
 	s->last_status_ms = now_ms;
 	s->last_status_records = s->st.records;
 }
@@ -343,6 +343,10 @@ int dd_kafka_source_run(struct dd_kafka_source *s, struct dd_pipeline *p)
 		    (now_ms - s->last_watchdog_ms) * 2000 >= (int64_t)s->watchdog_usec) {
 			sd_notify(0, "WATCHDOG=1");
 			s->last_watchdog_ms = now_ms;
+		}
+		if (s->opts.tick && now_ms - s->last_tick_ms >= 1000) {
+			s->opts.tick(s->opts.tick_arg, s, p, now_ms);
+			s->last_tick_ms = now_ms;
 		}
 		/* Request halves whose response never came (kserve-v2, cloudevents). */
 		dd_adapter_expire(s->adapter, now_ms);

@@ -23,6 +23,12 @@ struct dd_kafka_opts {
 	int stop_fd;
 	/* Service mode: stop_fd is a signalfd and SIGHUP reloads this configuration file. */
 	const char *reload_path;
+	/* Called on the consume loop's thread about once a second (the metrics endpoint takes
+	 * its sample there, so a hung loop shows as a stale sample); NULL: none. */
+	void (*tick)(void *arg, struct dd_kafka_source *s, struct dd_pipeline *p, int64_t now_ms);
+	void *tick_arg;
+	/* dd_serve: serve metrics.listen (driftd run; the demo does not). */
+	bool serve_metrics;
 	/* No state store (the demo: nothing to resume, nothing to keep). */
 	bool stateless;
 };
@@ -64,6 +70,9 @@ int64_t dd_kafka_now_ms(void);
 int dd_kafka_source_close(struct dd_kafka_source *s);
 void dd_kafka_source_free(struct dd_kafka_source *s);
 void dd_kafka_source_stats(const struct dd_kafka_source *s, struct dd_kafka_stats *out);
+/* Consumer lag summed over the assigned partitions, from librdkafka's cached high watermarks
+ * (no broker round trip); -1 when unknown (nothing assigned yet). */
+int64_t dd_kafka_source_lag(struct dd_kafka_source *s);
 
 /* One consumed record through the format adapter into the pipeline (shared by run and
  * replay --kafka-topic). Returns a negative errno only when the pipeline cannot go on. */

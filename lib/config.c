@@ -11,6 +11,7 @@
 #include "baseline.h"
 #include "config.h"
 #include "host.h"
+#include "netaddr.h"
 #include "sinks.h"
 #include "yamltree.h"
 
@@ -1111,6 +1112,43 @@ static void parse_groups(struct vctx *v, const json_t *root, struct dd_config *c
 	}
 }
 
+/* metrics: {listen, error_window, max_kafka_errors, max_sink_errors}. `listen: off` turns the
+ * endpoint off; an address is checked here so `driftd check` catches it. */
+static void parse_metrics(struct vctx *v, const json_t *root, struct dd_config *c)
+{
+	c->metrics_listen = strdup("127.0.0.1:9464");
+	c->metrics_error_window_ms = 60000;
+	c->metrics_max_kafka_errors = 10;
+	c->metrics_max_sink_errors = 10;
+	const json_t *met = get_object(v, root, "metrics", false, "top level");
+	if (!met)
+		return;
+	static const char *const mkeys[] = {"listen", "error_window", "max_kafka_errors",
+	                                    "max_sink_errors", NULL};
+	check_keys(v, met, "metrics", mkeys);
+	const json_t *l = json_object_get(met, "listen");
+	if (json_is_false(l) || (json_is_string(l) && strcmp(json_string_value(l), "off") == 0)) {
+		free(c->metrics_listen);
+		c->metrics_listen = NULL;
+	} else if (get_string(v, met, "listen", false, "metrics", &c->metrics_listen)) {
+		struct sockaddr_storage ss;
+		socklen_t len;
+		char why[256];
+		if (dd_parse_listen(c->metrics_listen, &ss, &len, why, sizeof(why)) < 0)
+			verr(v, dd_yaml_pos_value(v->doc, met, "listen"), "metrics.listen: %s",
+			     why);
+	}
+	if (json_object_get(met, "error_window") &&
+	    get_duration(v, met, "error_window", &c->metrics_error_window_ms) &&
+	    (c->metrics_error_window_ms < 1000 || c->metrics_error_window_ms > 240000))
+		verr(v, dd_yaml_pos_value(v->doc, met, "error_window"),
+		     "'error_window' must be between 1s and 4m");
+	get_uint(v, met, "max_kafka_errors", false, "metrics", 0, 1000000000,
+	         &c->metrics_max_kafka_errors);
+	get_uint(v, met, "max_sink_errors", false, "metrics", 0, 1000000000,
+	         &c->metrics_max_sink_errors);
+}
+
 static void parse_root(struct vctx *v, const json_t *root, struct dd_config *c)
 {
 	if (!json_is_object(root)) {
@@ -1199,13 +1237,7 @@ static void parse_root(struct vctx *v, const json_t *root, struct dd_config *c)
 		get_string(v, st, "dir", false, "state", &c->state_dir);
 		get_duration(v, st, "snapshot_interval", &c->snapshot_interval_ms);
 	}
-	c->metrics_listen = strdup("127.0.0.1:9464");
-	const json_t *met = get_object(v, root, "metrics", false, "top level");
-	if (met) {
-		static const char *const mkeys[] = {"listen", NULL};
-		check_keys(v, met, "metrics", mkeys);
-		get_string(v, met, "listen", false, "metrics", &c->metrics_listen);
-	}
+	parse_metrics(v, root, c);
 
 	c->max_record = 1 << 20;
 	c->max_depth = 64;

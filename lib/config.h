@@ -105,7 +105,11 @@ struct dd_config {
 	int64_t telemetry_gap_ms; /* a model silent this long is a telemetry gap (0: off) */
 	char *state_dir;
 	int64_t snapshot_interval_ms;
-	char *metrics_listen;
+	char *metrics_listen; /* HOST:PORT, or NULL: no metrics endpoint */
+	/* /healthz fails when more Kafka or sink errors than these happened within the window. */
+	int64_t metrics_error_window_ms;
+	uint64_t metrics_max_kafka_errors;
+	uint64_t metrics_max_sink_errors;
 	/* input limits (bytes / levels) */
 	size_t max_record;
 	size_t max_depth;

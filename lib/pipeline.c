@@ -40,9 +40,10 @@ struct dd_pipeline {
 	size_t *aux_base;
 	struct dd_monitor *mons;
 	struct dd_alert_state *alerts;
-	json_t **collected;         /* collect mode: per monitor */
-	struct dd_group **groups;   /* one per configured group */
-	struct dd_decided *decided; /* scratch for a group's decided round(s) */
+	struct dd_pipeline_last *last; /* per monitor: its last verdict (metrics) */
+	json_t **collected;            /* collect mode: per monitor */
+	struct dd_group **groups;      /* one per configured group */
+	struct dd_decided *decided;    /* scratch for a group's decided round(s) */
 	struct dd_telemetry *telemetry;
 	int64_t last_tick_ms;
 	size_t n_mons;
@@ -177,8 +178,9 @@ int dd_pipeline_new(const struct dd_config *c, const struct dd_pipeline_opts *op
 	p->mons = calloc(p->n_mons + 1, sizeof(*p->mons));
 	p->alerts = calloc(p->n_mons + 1, sizeof(*p->alerts));
 	p->collected = calloc(p->n_mons + 1, sizeof(*p->collected));
+	p->last = calloc(p->n_mons + 1, sizeof(*p->last));
 	if (!ptrs || !p->vals || !p->mons || !p->alerts || !p->collected || !p->aux ||
-	    !p->aux_slot || !p->aux_base)
+	    !p->aux_slot || !p->aux_base || !p->last)
 		goto fail;
 	for (size_t i = 0; p->opts.collect && i < p->n_mons; i++)
 		if (!(p->collected[i] = json_array()))
@@ -263,6 +265,7 @@ void dd_pipeline_free(struct dd_pipeline *p)
 	free(p->collected);
 	free(p->mons);
 	free(p->alerts);
+	free(p->last);
 	free(p->vals);
 	free(p->aux);
 	free(p->aux_slot);
@@ -718,6 +721,7 @@ int dd_pipeline_feed(struct dd_pipeline *p, const char *rec, size_t len, const s
 		if (rc == 0)
 			continue;
 		p->st.verdicts++;
+		p->last[i] = (struct dd_pipeline_last){.v = v, .set = true};
 		struct dd_held h = {.v = v, .at = *at, .now_ms = now_ms >= 0 ? now_ms : wall_ms()};
 		if (meta.model_id) {
 			size_t l = meta.model_id_len < sizeof(h.model) - 1 ? meta.model_id_len
@@ -773,6 +777,7 @@ size_t dd_pipeline_adopt(struct dd_pipeline *p, struct dd_pipeline *old)
 			memcpy((void *)old->mons[j].inst->ctx.config, old->conf->monitors[j].params,
 			       old->conf->monitors[j].detector->config_size);
 			p->alerts[i] = old->alerts[j];
+			p->last[i] = old->last[j];
 			kept++;
 			break;
 		}
@@ -905,6 +910,34 @@ void dd_pipeline_stats(const struct dd_pipeline *p, struct dd_pipeline_stats *ou
 		out->suppressed += p->alerts[i].suppressed;
 		out->firing += p->alerts[i].firing;
 	}
+}
+
+bool dd_pipeline_monitor_stats(const struct dd_pipeline *p, size_t i,
+                               struct dd_pipeline_monitor_stats *out)
+{
+	if (i >= p->n_mons)
+		return false;
+	const struct dd_monitor *m = &p->mons[i];
+	*out = (struct dd_pipeline_monitor_stats){.name = m->conf->name,
+	                                          .detector = m->conf->detector->name,
+	                                          .matched = m->matched,
+	                                          .used = m->used,
+	                                          .verdicts = m->verdicts,
+	                                          .drifts = m->drifts,
+	                                          .firing = p->alerts[i].firing,
+	                                          .last = p->last[i]};
+	return true;
+}
+
+bool dd_pipeline_sink_at(const struct dd_pipeline *p, size_t i, const struct driftd_sink_ops **ops,
+                         const char **name, void **state)
+{
+	if (i >= p->n_sinks || !p->sinks[i].open)
+		return false;
+	*ops = p->sinks[i].ops;
+	*name = p->conf->sinks[i].name;
+	*state = p->sinks[i].state;
+	return true;
 }
 
 void dd_pipeline_summary(const struct dd_pipeline *p, FILE *out)

@@ -101,6 +101,25 @@ void dd_pipeline_tick(struct dd_pipeline *p, int64_t now_ms);
 /* In collect mode: the values recorded for monitor i (a JSON array, borrowed). */
 const json_t *dd_pipeline_collected(const struct dd_pipeline *p, size_t i);
 void dd_pipeline_stats(const struct dd_pipeline *p, struct dd_pipeline_stats *out);
+/* Monitor i's counters and last verdict, for the metrics endpoint; false past the last one.
+ * The strings are borrowed from the pipeline's configuration. */
+struct dd_pipeline_last {
+	struct driftd_verdict v;
+	bool set; /* no verdict yet (reference still filling, first window open) */
+};
+struct dd_pipeline_monitor_stats {
+	const char *name;
+	const char *detector;
+	uint64_t matched, used, verdicts, drifts;
+	bool firing;
+	struct dd_pipeline_last last;
+};
+bool dd_pipeline_monitor_stats(const struct dd_pipeline *p, size_t i,
+                               struct dd_pipeline_monitor_stats *out);
+/* Open sink i (its ops, instance name and state): the metrics endpoint reads the webhook and
+ * syslog sinks' own counters through it. False past the last one. */
+bool dd_pipeline_sink_at(const struct dd_pipeline *p, size_t i, const struct driftd_sink_ops **ops,
+                         const char **name, void **state);
 /* Human summary: records, rejects by reason, per-monitor counts, alerts. */
 void dd_pipeline_summary(const struct dd_pipeline *p, FILE *out);
 

@@ -6,6 +6,10 @@
 # The syslog integration test runs its own rsyslogd (rsyslog-openssl for TLS, openssl for its
 # test certificates). Where systemd runs, the package also starts the system's rsyslog: the
 # test neither needs nor touches it.
+# `make deb` and the package test build the .deb with debhelper and check it with lintian
+# (man-db renders the manual pages for the check). The VM test (tests/vm) boots Debian 12 under
+# qemu-system-x86 from an image it builds with debootstrap, busybox-static (the initramfs),
+# e2fsprogs (mkfs.ext4 -d), cpio and xz-utils.
 set -eu
 
 PKGS="build-essential cmake ninja-build pkg-config git
@@ -14,7 +18,9 @@ PKGS="build-essential cmake ninja-build pkg-config git
  clang clang-format libclang-rt-14-dev
  python3 python3-venv python3-pip
  openjdk-17-jre-headless maven kcat systemd
- rsyslog rsyslog-openssl openssl"
+ rsyslog rsyslog-openssl openssl
+ dpkg-dev debhelper lintian man-db
+ qemu-system-x86 debootstrap busybox-static e2fsprogs cpio xz-utils"
 
 missing=""
 for p in $PKGS; do

@@ -3,7 +3,8 @@
 READY=1 (with STATUS) once the consumer is subscribed, WATCHDOG=1 at about half of
 WATCHDOG_USEC from the main loop, RELOADING=1 with MONOTONIC_USEC then READY=1 on SIGHUP
 (a valid new configuration is taken and audited; an invalid one is refused with FILE:LINE:COL,
-a driftd.reload_failed alert, and the old one keeps running), and STOPPING=1 on SIGTERM, after
+a driftd.reload_failed alert, and the old one keeps running), a STATUS= summary (events/s, lag,
+firing alerts, spool depth) while running, and STOPPING=1 on SIGTERM, after
 which driftd exits 0.
 The broker address is unreachable on purpose: readiness must not wait for a broker, which
 librdkafka keeps retrying.
@@ -84,6 +85,9 @@ def main():
         dogs = [t for t, m in msgs if m == "WATCHDOG=1"]
         if len(dogs) < 4:
             failures.append(f"{len(dogs)} WATCHDOG=1 in 3 s with WatchdogSec=1s: {texts}")
+        summary = [m for m in texts if m.startswith("STATUS=") and "events/s" in m]
+        if not summary or not all(k in summary[0] for k in ("lag", "firing", "spool")):
+            failures.append(f"no STATUS= summary (events/s, lag, firing, spool): {texts}")
         if "STOPPING=1" not in texts:
             failures.append(f"no STOPPING=1 after SIGTERM: {texts[-3:]}")
         err = open(err_path).read()
