@@ -42,7 +42,7 @@ static void test_tokens(void **unused)
 	struct driftd_verdict v = at(in, "the key is sk-canary-22, enjoy");
 	assert_true(v.drift);
 	assert_true(v.evidence->critical);
-	assert_int_equal((int)sec_field(&v, "canary.index")->num, 1);
+	assert_int_equal((int)sec_num(&v, "canary.index"), 1);
 	/* redacted: only a prefix of the token is in the alert */
 	assert_string_equal(sec_str(&v, "canary.token"), "sk-...");
 	assert_string_equal(sec_str(&v, "client.id"), "c9");

@@ -103,8 +103,7 @@ static void test_trigger_flips_class(void **unused)
 	assert_true(v.score == w.score);
 	if (v.drift) {
 		assert_string_equal(sec_str(&v, "output.class"), "fraud");
-		assert_true(sec_field(&v, "rate.window")->num >
-		            sec_field(&v, "rate.reference")->num + 0.2);
+		assert_true(sec_num(&v, "rate.window") > sec_num(&v, "rate.reference") + 0.2);
 	}
 	dd_instance_free(c);
 	dd_instance_free(in);

@@ -80,8 +80,8 @@ static void run(int which)
 			assert_false(x.drift); /* alpha 0.001 */
 		if (x.drift) {
 			found = true;
-			double rm = sec_field(&x, "confidence.reference_mean")->num;
-			double wm = sec_field(&x, "confidence.window_mean")->num;
+			double rm = sec_num(&x, "confidence.reference_mean");
+			double wm = sec_num(&x, "confidence.window_mean");
 			/* certain answers: max_prob and margin up, entropy down */
 			assert_true(which == 1 ? wm < rm : wm > rm);
 			assert_string_equal(sec_str(&x, "confidence.statistic"), names[which]);

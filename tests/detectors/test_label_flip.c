@@ -40,8 +40,8 @@ static long run(struct dd_instance *in, long n, long from, const char *bad, cons
 		if (v.drift && first < 0) {
 			first = i;
 			*named = sec_str(&v, "feedback.source");
-			assert_true(sec_field(&v, "disagreement.window")->num >
-			            sec_field(&v, "disagreement.reference")->num + 0.2);
+			assert_true(sec_num(&v, "disagreement.window") >
+			            sec_num(&v, "disagreement.reference") + 0.2);
 		}
 	}
 	return first;
