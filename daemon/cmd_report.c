@@ -20,6 +20,7 @@
 #include "decode.h"
 #include "pipeline.h"
 #include "reader.h"
+#include "utf8cut.h"
 
 #define REPORT_MAX_ALERTS 100 /* per model, listed with evidence (all are counted) */
 #define REPORT_MAX_MODELS 1000
@@ -128,15 +129,20 @@ static int scan(struct report *r, const char *path)
 			}
 			const char *ver = json_string_value(json_object_get(model, "version"));
 			const char *sha = json_string_value(json_object_get(model, "sha256"));
-			char key[256];
-			snprintf(key, sizeof(key), "%.80s|%.100s", ver ? ver : "-",
-			         sha ? sha : "-");
+			char vk[81], sk[101], key[256];
+			snprintf(vk, sizeof(vk), "%s", ver ? ver : "-");
+			snprintf(sk, sizeof(sk), "%s", sha ? sha : "-");
+			dd_utf8_cut(vk);
+			dd_utf8_cut(sk);
+			snprintf(key, sizeof(key), "%s|%s", vk, sk);
 			json_t *ids = json_object_get(m, "identities");
 			json_t *e = json_object_get(ids, key);
 			if (!e && json_object_size(ids) < 64) {
 				e = json_pack("{s:s?, s:s?, s:i}", "version", ver, "sha256", sha,
 				              "events", 0);
-				json_object_set_new(ids, key, e);
+				/* set_new frees e when it refuses the key: e is then gone. */
+				if (json_object_set_new(ids, key, e) < 0)
+					e = NULL;
 			}
 			if (e)
 				json_object_set_new(

@@ -213,7 +213,10 @@ static int open_state(const struct dd_config *conf, struct dd_pipeline *p,
 	struct dd_positions pos = {0};
 	struct dd_restore_report r;
 	rc = dd_state_restore(st, p, &pos, &r);
-	if (rc == -ENOMEM) {
+	/* -EBADMSG: generations exist and none is usable (reported below, fresh start). Any
+	 * other error (cannot read the directory) must not start fresh: later snapshots would
+	 * push the good generations out. */
+	if (rc < 0 && rc != -EBADMSG) {
 		fprintf(stderr, "driftd: state: %s\n", strerror(-rc));
 		dd_state_close(st);
 		return rc;
@@ -367,9 +370,9 @@ int dd_serve(struct dd_config *conf, const struct dd_kafka_opts *ko,
 	        (unsigned long long)ks.pending);
 	fprintf(stderr,
 	        "driftd: state: %llu snapshots written (generation %llu), %llu failed, %llu "
-	        "re-delivered records skipped\n",
+	        "records below the state's position (offset resets)\n",
 	        (unsigned long long)ks.snapshots, (unsigned long long)ks.generation,
-	        (unsigned long long)ks.snapshot_failures, (unsigned long long)ks.skipped);
+	        (unsigned long long)ks.snapshot_failures, (unsigned long long)ks.rewound);
 	dd_metrics_stop(rm.server);
 	dd_metrics_sample_free(&rm.sample);
 	dd_metrics_sample_free(&rm.base);

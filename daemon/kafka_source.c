@@ -109,13 +109,33 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 {
 	struct dd_kafka_source *s = opaque;
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-		/* Resume where the restored state stops: records below are in it already. */
+		/* Resume where the restored state stops: records below are in it already. Unless
+		 * the group committed further (another member owned the partition since): then
+		 * from there, as re-reading would count those records twice across the group. */
+		rd_kafka_topic_partition_list_t *committed =
+		    s->state ? rd_kafka_topic_partition_list_copy(parts) : NULL;
+		if (committed &&
+		    rd_kafka_committed(rk, committed, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			rd_kafka_topic_partition_list_destroy(committed);
+			committed = NULL;
+		}
 		for (int i = 0; s->state && i < parts->cnt; i++) {
 			rd_kafka_topic_partition_t *tp = &parts->elems[i];
 			struct dd_partition_pos *pp =
 			    dd_positions_find(&s->pos, tp->topic, tp->partition);
 			if (!pp || pp->next < 0)
 				continue;
+			int64_t c = committed ? committed->elems[i].offset : -1;
+			if (c > pp->next) {
+				if (s->opts.log)
+					fprintf(
+					    s->opts.log,
+					    "driftd: kafka: %s[%d]: the group committed %lld, past "
+					    "the state's %lld: another member read it since\n",
+					    tp->topic, (int)tp->partition, (long long)c,
+					    (long long)pp->next);
+				pp->next = c;
+			}
 			tp->offset = pp->next;
 			if (s->opts.log)
 				fprintf(s->opts.log,
@@ -123,6 +143,8 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 				        "snapshot's)\n",
 				        tp->topic, (int)tp->partition, (long long)pp->next);
 		}
+		if (committed)
+			rd_kafka_topic_partition_list_destroy(committed);
 		rd_kafka_assign(rk, parts);
 		s->st.assigned = parts->cnt;
 		if (s->opts.log)
@@ -386,10 +408,18 @@ int dd_kafka_source_run(struct dd_kafka_source *s, struct dd_pipeline *p)
 			}
 			s->last_pos = pp;
 			if (pp->next > m->offset) {
-				/* Already in the restored state (a re-delivery): not again. */
-				s->st.skipped++;
-				rd_kafka_message_destroy(m);
-				continue;
+				/* Partitions are assigned at the state's offsets, so a record
+				 * below means the log moved under us (offset reset after
+				 * truncation or a recreated topic): say so, and go on from
+				 * here rather than skip what may be a whole new log. */
+				s->st.rewound++;
+				if (s->opts.log)
+					fprintf(s->opts.log,
+					        "driftd: kafka: %s[%d] delivered offset %lld below "
+					        "the state's position %lld (offset reset?): "
+					        "processing from there\n",
+					        at.topic, (int)m->partition, (long long)m->offset,
+					        (long long)pp->next);
 			}
 		}
 		if (m->len > s->conf->max_record)
@@ -463,8 +493,8 @@ int dd_kafka_source_snapshot(struct dd_kafka_source *s, struct dd_pipeline *p, b
 		return 0;
 	}
 	uint64_t gen = 0;
-	int rc = s->st.records == s->records_at_snapshot && !commit_sync && !s->snapshot_failing
-	             ? 0 /* nothing new */
+	int rc = s->st.records == s->records_at_snapshot && !s->snapshot_failing
+	             ? 0 /* nothing new since the last one */
 	             : dd_state_save(s->state, p, &s->pos, &gen);
 	if (rc < 0) {
 		s->st.snapshot_failures++;

@@ -36,10 +36,10 @@ struct dd_kafka_opts {
 struct dd_kafka_stats {
 	uint64_t records;
 	uint64_t too_large;
-	uint64_t errors;            /* consumer errors reported by librdkafka */
-	uint64_t stored;            /* offsets stored for commit */
-	uint64_t skipped;           /* re-delivered records below the restored state's offsets */
-	uint64_t snapshots;         /* state snapshots written */
+	uint64_t errors;    /* consumer errors reported by librdkafka */
+	uint64_t stored;    /* offsets stored for commit */
+	uint64_t rewound;   /* records delivered below the state's position (offset reset) */
+	uint64_t snapshots; /* state snapshots written */
 	uint64_t snapshot_failures; /* ... that failed */
 	uint64_t generation;        /* the last one written */
 	int64_t snapshot_fail_since_ms;

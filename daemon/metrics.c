@@ -89,8 +89,12 @@ static bool healthy(struct dd_metrics *m, int64_t now, char *why, size_t whysz)
 			break;
 		base = h;
 	}
-	uint64_t ke = last->kafka_errors - base->kafka_errors;
-	uint64_t se = last->sink_errors - base->sink_errors;
+	/* Counters can go down across a reload (a removed sink's failures no longer count):
+	 * a negative difference is no errors, not 2^64 of them. */
+	uint64_t ke =
+	    last->kafka_errors > base->kafka_errors ? last->kafka_errors - base->kafka_errors : 0;
+	uint64_t se =
+	    last->sink_errors > base->sink_errors ? last->sink_errors - base->sink_errors : 0;
 	/* A window not yet full counts from the process start (counters start at zero). */
 	if (base == &m->hist[(m->next_hist + DD_HISTORY - m->n_hist) % DD_HISTORY] &&
 	    m->n_hist < DD_HISTORY) {
@@ -114,11 +118,41 @@ static bool healthy(struct dd_metrics *m, int64_t now, char *why, size_t whysz)
 	return why[0] == '\0';
 }
 
-static void send_all(int fd, const char *data, size_t len)
+/* One connection: a whole request and its reply get one deadline (not one per read or write,
+ * which a client trickling a byte at a time would stretch for hours). */
+struct conn {
+	int fd;
+	int64_t deadline; /* monotonic ms */
+};
+
+static int64_t conn_now_ms(void)
 {
-	while (len) {
-		ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait for the socket until the connection's deadline: true when ready. */
+static bool conn_wait(const struct conn *c, short events)
+{
+	for (;;) {
+		int64_t left = c->deadline - conn_now_ms();
+		if (left <= 0)
+			return false;
+		struct pollfd p = {.fd = c->fd, .events = events};
+		int n = poll(&p, 1, (int)left);
+		if (n > 0)
+			return true;
+		if (n == 0 || errno != EINTR)
+			return false;
+	}
+}
+
+static void send_all(const struct conn *c, const char *data, size_t len)
+{
+	while (len && conn_wait(c, POLLOUT)) {
+		ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n <= 0)
 			return;
@@ -127,8 +161,8 @@ static void send_all(int fd, const char *data, size_t len)
 	}
 }
 
-static void reply(int fd, int status, const char *reason, const char *type, const char *body,
-                  size_t len, bool head_only)
+static void reply(const struct conn *fd, int status, const char *reason, const char *type,
+                  const char *body, size_t len, bool head_only)
 {
 	char hdr[256];
 	int n = snprintf(hdr, sizeof(hdr),
@@ -140,14 +174,14 @@ static void reply(int fd, int status, const char *reason, const char *type, cons
 		send_all(fd, body, len);
 }
 
-static void serve(struct dd_metrics *m, int fd)
+static void serve(struct dd_metrics *m, const struct conn *fd)
 {
 	char req[DD_REQUEST_MAX + 1];
 	size_t got = 0;
 	/* The request line and headers; a body is never expected. */
-	while (got < DD_REQUEST_MAX) {
-		ssize_t n = recv(fd, req + got, DD_REQUEST_MAX - got, 0);
-		if (n < 0 && errno == EINTR)
+	while (got < DD_REQUEST_MAX && conn_wait(fd, POLLIN)) {
+		ssize_t n = recv(fd->fd, req + got, DD_REQUEST_MAX - got, MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n <= 0)
 			break;
@@ -237,13 +271,17 @@ static void *run(void *arg)
 		if (!(pfd[0].revents & POLLIN))
 			continue;
 		int c = accept4(m->fd, NULL, NULL, SOCK_CLOEXEC);
-		if (c < 0)
+		if (c < 0) {
+			/* Out of descriptors: the listening socket stays readable, so back off
+			 * instead of spinning. */
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM)
+				poll(NULL, 0, 100);
 			continue;
-		/* A client that stalls holds the endpoint for this long at most. */
-		struct timeval tv = {.tv_sec = DD_IO_TIMEOUT_SEC};
-		setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-		serve(m, c);
+		}
+		/* A client that stalls holds the endpoint for this long at most, in all. */
+		struct conn cn = {.fd = c, .deadline = conn_now_ms() + DD_IO_TIMEOUT_SEC * 1000};
+		serve(m, &cn);
 		/* Lingering close: read what the client still sends (briefly, boundedly), so the
 		 * reply is not lost to a reset for unread input. */
 		shutdown(c, SHUT_WR);

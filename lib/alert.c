@@ -13,6 +13,7 @@
 #include "alert.h"
 #include "baseline.h"
 #include "decode.h"
+#include "utf8cut.h"
 
 static void hex(const unsigned char *in, size_t n, char *out)
 {
@@ -209,7 +210,16 @@ static json_t *tags_json(const struct dd_monitor_conf *mc, const struct driftd_e
 	return tags;
 }
 
+static void sentence_(const struct dd_alert_info *in, char *buf, size_t size);
+
+/* The alert's sentence, cut at a character when it is longer than the buffer. */
 static void sentence(const struct dd_alert_info *in, char *buf, size_t size)
+{
+	sentence_(in, buf, size);
+	dd_utf8_cut(buf);
+}
+
+static void sentence_(const struct dd_alert_info *in, char *buf, size_t size)
 {
 	const struct dd_monitor_conf *mc = in->monitor;
 	const struct driftd_verdict *v = in->verdict;
@@ -321,15 +331,15 @@ json_t *dd_alert_json(const struct dd_alert_info *in)
 json_t *dd_alert_state_save(const struct dd_alert_state *a)
 {
 	const struct dd_origin *e = &a->episode;
-	return json_pack("{s:i, s:i, s:b, s:b, s:b, s:I, s:I, s:I, s:i, s:{s:b, s:s, s:i, s:I, "
-	                 "s:I, s:I}}",
-	                 "breaches", (int)a->breaches, "clean", (int)a->clean, "firing", a->firing,
-	                 "muted", a->muted, "ever_resolved", a->ever_resolved, "resolved_ms",
-	                 (json_int_t)a->resolved_ms, "suppressed", (json_int_t)a->suppressed,
-	                 "notified_ms", (json_int_t)a->notified_ms, "repeats", (int)a->repeats,
-	                 "episode", "kafka", e->kafka, "topic", a->episode_topic, "partition",
-	                 (int)e->partition, "offset", (json_int_t)e->offset, "index",
-	                 (json_int_t)e->index, "line", (json_int_t)e->line);
+	return json_pack(
+	    "{s:I, s:I, s:b, s:b, s:b, s:I, s:I, s:I, s:I, s:{s:b, s:s, s:i, s:I, "
+	    "s:I, s:I}}",
+	    "breaches", (json_int_t)a->breaches, "clean", (json_int_t)a->clean, "firing", a->firing,
+	    "muted", a->muted, "ever_resolved", a->ever_resolved, "resolved_ms",
+	    (json_int_t)a->resolved_ms, "suppressed", (json_int_t)a->suppressed, "notified_ms",
+	    (json_int_t)a->notified_ms, "repeats", (json_int_t)a->repeats, "episode", "kafka",
+	    e->kafka, "topic", a->episode_topic, "partition", (int)e->partition, "offset",
+	    (json_int_t)e->offset, "index", (json_int_t)e->index, "line", (json_int_t)e->line);
 }
 
 int dd_alert_state_load(struct dd_alert_state *a, const json_t *j, char *why, size_t whysz)

@@ -288,7 +288,10 @@ static void decide(struct dd_monitor *m, struct driftd_verdict *out)
 		 * ("boiling frog") poisoning shows before any single window looks wrong. */
 		double z = (out->score - m->cusum_mean) / m->cusum_sd;
 		double sum = m->cusum + z - m->conf->cusum_k;
-		m->cusum = sum > 0 ? sum : 0;
+		/* Bounded: far past h the size no longer matters, and the sum must stay finite to
+		 * be snapshotted (a near-constant reference makes z huge). */
+		double cap = m->conf->cusum_h * 1e6;
+		m->cusum = !(sum > 0) ? 0 : sum < cap ? sum : cap;
 		out->score = m->cusum;
 		out->threshold = m->conf->cusum_h;
 		out->p_value = (double)NAN;
@@ -441,11 +444,15 @@ static int windowed(struct dd_monitor *m, const struct driftd_value *v, int64_t 
 	if ((rc = ops->update(&m->inst->ctx, v)) < 0)
 		return rc == -EDOM ? (m->skipped[DD_SKIP_REJECTED]++, 0) : rc;
 	m->used++;
-	if (m->win_vals)
+	/* win_vals has window_size slots and win_len follows win_n; the bound is checked anyway
+	 * (a window whose evaluation failed is not slid). */
+	if (m->win_vals && m->win_len < c->window_size)
 		m->win_vals[m->win_len++] = v->num;
 	if (c->window_size && ++m->win_n < c->window_size)
 		return 0;
 	produced = close_window(m, out);
+	if (produced < 0)
+		m->win_len = 0;
 	if (produced > 0 && c->reference_sliding && (rc = slide_reference(m)) < 0)
 		return rc;
 	return produced;
@@ -816,6 +823,9 @@ int dd_monitor_load(struct dd_monitor *m, const json_t *j, char *why, size_t why
 		if (!json_is_array(w) || json_array_size(w) > c->window_size)
 			return bad(why, whysz, "win_vals: not at most %zu values", c->window_size);
 		m->win_len = json_array_size(w);
+		if (m->win_len != m->win_n)
+			return bad(why, whysz, "win_vals: %zu values for a window of %" PRIu64,
+			           m->win_len, m->win_n);
 		for (size_t i = 0; i < m->win_len; i++) {
 			const json_t *v = json_array_get(w, i);
 			if (!json_is_number(v) || !isfinite(json_number_value(v)))

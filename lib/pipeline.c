@@ -17,6 +17,7 @@
 #include "pipeline.h"
 #include "sinks.h"
 #include "telemetry.h"
+#include "utf8cut.h"
 
 struct sink {
 	const struct driftd_sink_ops *ops;
@@ -728,6 +729,7 @@ int dd_pipeline_feed(struct dd_pipeline *p, const char *rec, size_t len, const s
 			                                                   : sizeof(h.model) - 1;
 			memcpy(h.model, meta.model_id, l);
 			h.model[l] = '\0';
+			dd_utf8_cut(h.model);
 			h.has_model = true;
 		}
 		if (!in_group(m->conf, p->conf)) {

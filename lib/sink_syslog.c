@@ -752,19 +752,21 @@ static void conn_close(struct syslog_sink *s)
 }
 
 /* Wait until fd is ready for events, at most until deadline. */
-static int wait_fd(int fd, short events, int64_t deadline)
+/* Wait for fd until the deadline, in slices of at most 100 ms so that close (the outbox's
+ * interrupt sets s->stopping) does not wait out a whole timeout: -ECANCELED then. */
+static int wait_fd(struct syslog_sink *s, int fd, short events, int64_t deadline)
 {
 	for (;;) {
+		if (atomic_load(&s->stopping))
+			return -ECANCELED;
 		int64_t left = deadline - mono_ms();
 		if (left <= 0)
 			return -ETIMEDOUT;
 		struct pollfd p = {.fd = fd, .events = events};
-		int n = poll(&p, 1, (int)left);
+		int n = poll(&p, 1, (int)(left < 100 ? left : 100));
 		if (n > 0)
 			return 0;
-		if (n == 0)
-			return -ETIMEDOUT;
-		if (errno != EINTR)
+		if (n < 0 && errno != EINTR)
 			return -errno;
 	}
 }
@@ -842,7 +844,7 @@ static int open_stream(struct syslog_sink *s, int64_t deadline)
 				close(fd);
 				continue;
 			}
-			rc = wait_fd(fd, POLLOUT, deadline);
+			rc = wait_fd(s, fd, POLLOUT, deadline);
 			int err = 0;
 			socklen_t len = sizeof(err);
 			if (rc == 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
@@ -897,7 +899,7 @@ static int tls_step(struct syslog_sink *s, int r, int64_t deadline, const char *
 		return 1;
 	int e = SSL_get_error(s->ssl, r);
 	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-		int rc = wait_fd(s->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline);
+		int rc = wait_fd(s, s->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline);
 		if (rc < 0) {
 			set_error(s, what, -rc);
 			return rc;
@@ -935,7 +937,7 @@ static int tls_client_verdict(struct syslog_sink *s, int64_t deadline)
 	if (!s->cert_requested || SSL_version(s->ssl) != TLS1_3_VERSION)
 		return 0;
 	while (!s->got_ticket) {
-		int rc = wait_fd(s->fd, POLLIN, deadline);
+		int rc = wait_fd(s, s->fd, POLLIN, deadline);
 		if (rc == -ETIMEDOUT)
 			return 0;
 		if (rc < 0)
@@ -1041,7 +1043,7 @@ static int send_dgram(struct syslog_sink *s, const uint8_t *data, size_t len, in
 			continue;
 		if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
 			/* The receiver's queue is full: wait for room, briefly. */
-			int rc = wait_fd(s->fd, POLLOUT, deadline);
+			int rc = wait_fd(s, s->fd, POLLOUT, deadline);
 			if (rc == 0)
 				continue;
 			err = -rc;
@@ -1082,7 +1084,7 @@ static int send_stream(struct syslog_sink *s, const uint8_t *data, size_t len, i
 			p += n;
 			left -= (size_t)n;
 		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			rc = wait_fd(s->fd, POLLOUT, deadline);
+			rc = wait_fd(s, s->fd, POLLOUT, deadline);
 			if (rc < 0)
 				set_error(s, "send", -rc);
 		} else if (errno != EINTR) {

@@ -368,6 +368,30 @@ def test_health(broker, tmp):
     # answers the next one.
     check(raw(b"", idle=True) == b"" and get(f"http://127.0.0.1:{port2}/healthz")[0] == 503,
           "an idle client is dropped and the endpoint keeps answering")
+    # A client trickling its request a byte at a time (slowloris) is cut off by one deadline
+    # for the whole request, not kept for as long as it keeps trickling.
+    with socket.create_connection(("127.0.0.1", port2), 10) as c:
+        req, sent, closed = b"GET /metrics HTTP/1.1\r\nX-Slow: " + b"a" * 40, 0, False
+        for b in req:
+            try:
+                c.sendall(bytes([b]))
+                sent += 1
+            except OSError:
+                closed = True
+                break
+            c.settimeout(0.5)
+            try:
+                if c.recv(1) == b"":
+                    closed = True
+                    break
+            except socket.timeout:
+                pass
+            except OSError:
+                closed = True
+                break
+    check(closed and sent < len(req),
+          f"a trickling client is cut off ({sent} of {len(req)} bytes taken)")
+    check(get(f"http://127.0.0.1:{port2}/healthz")[0] == 503, "... and the endpoint answers")
     stop(proc)
 
     # The port is taken: the service runs without metrics and says so.

@@ -376,12 +376,64 @@ static void test_on_model_change(void **unused)
 	assert_int_equal(n, 3);
 }
 
+/* A model id longer than the alert keeps, made of multi-byte characters: the alert is cut at
+ * a character, never left without its sentence or model.id (jansson refuses broken UTF-8). */
+static void test_long_multibyte_model_id(void **unused)
+{
+	char path[] = "/tmp/driftd-test-utf8-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	char text[512];
+	snprintf(text, sizeof(text),
+	         "monitors:\n  - {name: a, field: /input/x, detector: page_hinkley,"
+	         " params: {threshold: 5, min_instances: 5}}\n"
+	         "alerts: {sinks: [{file: {path: %s}}]}\n",
+	         path);
+	struct dd_config *c = load(text);
+	struct dd_pipeline_opts o = {0};
+	struct dd_pipeline *p;
+	assert_int_equal(dd_pipeline_new(c, &o, &p), 0);
+	char id[300] = "", rec[512];
+	for (int i = 0; i < 140; i++)
+		strcat(id, "\xc3\xa9"); /* é */
+	uint64_t idx = 0;
+	for (int i = 0; i < 60; i++) {
+		snprintf(rec, sizeof(rec), "{\"model\":{\"id\":\"%s\"},\"input\":{\"x\":%d}}", id,
+		         i < 30 ? 0 : 50);
+		feed(p, rec, &idx);
+	}
+	assert_int_equal(dd_pipeline_flush(p), 0);
+	dd_pipeline_free(p);
+	dd_config_free(c);
+	FILE *f = fopen(path, "r");
+	char line[8192];
+	int n = 0;
+	json_error_t e;
+	while (fgets(line, sizeof(line), f)) {
+		json_t *a = json_loads(line, 0, &e);
+		assert_non_null(a);
+		const char *out = json_string_value(json_object_get(a, "output"));
+		const char *mid = json_string_value(
+		    json_object_get(json_object_get(a, "output_fields"), "model.id"));
+		assert_non_null(out);
+		assert_non_null(mid);
+		assert_true(strlen(mid) > 0 && strncmp(mid, id, strlen(mid)) == 0);
+		json_decref(a);
+		n++;
+	}
+	fclose(f);
+	unlink(path);
+	assert_true(n >= 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_windows_and_routing),
 	    cmocka_unit_test(test_reject_log_is_rate_limited),
 	    cmocka_unit_test(test_on_model_change),
+	    cmocka_unit_test(test_long_multibyte_model_id),
 	    cmocka_unit_test(test_dry_run_goes_to_the_journal_only),
 	    cmocka_unit_test(test_adopt_keeps_unchanged_monitors),
 	    cmocka_unit_test(test_security_alerts),
