@@ -44,3 +44,8 @@ with tempfile.TemporaryDirectory() as tmp:
             (out / "edited-ring").write_text(json.dumps(doc, sort_keys=True))
             m["emb"]["monitor"]["detector"]["data"] = "AAAA"
             (out / "edited-detector").write_text(json.dumps(doc, sort_keys=True))
+        if n == 260:
+            # A full window of values with a count of 0: once overflowed win_vals.
+            m = doc["monitors"]["slide"]["monitor"]
+            m["win_vals"], m["win_n"] = [0.5] * 20, 0
+            (out / "edited-win-vals").write_text(json.dumps(doc, sort_keys=True))
