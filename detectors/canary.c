@@ -109,45 +109,93 @@ static bool host_allowed(const struct driftd_list *allow, const char *h, size_t 
 	return false;
 }
 
-/* The host of the first markdown image (or link) in s to a host not allowed; its length in
- * *n, or NULL. */
+/* The host of an absolute URL at u (after spaces and an optional '<'), or NULL for a relative
+ * one; its length in *n. The host ends at any of / \ ? # ) > : or a space: browsers read '\'
+ * as '/', so "https://evil\@good" goes to evil. Userinfo before '@' is skipped. */
+static const char *url_host(const char *u, const char *end, size_t *n)
+{
+	while (u < end && *u == ' ')
+		u++;
+	if (u < end && *u == '<')
+		u++;
+	size_t skip = 0;
+	if ((size_t)(end - u) > 8 && strncasecmp(u, "https://", 8) == 0)
+		skip = 8;
+	else if ((size_t)(end - u) > 7 && strncasecmp(u, "http://", 7) == 0)
+		skip = 7;
+	else if ((size_t)(end - u) > 2 && (strncmp(u, "//", 2) == 0 || strncmp(u, "\\\\", 2) == 0))
+		skip = 2;
+	if (!skip)
+		return NULL; /* relative: stays on the page's own host */
+	const char *h = u + skip, *e = h;
+	while (e < end && !strchr("/\\?#)> :\n", *e))
+		e++;
+	for (const char *at = h; at < e; at++)
+		if (*at == '@')
+			h = at + 1;
+	*n = (size_t)(e - h);
+	return e > h ? h : NULL;
+}
+
+#define BRACKETS_MAX 32
+
+/* The host of the first markdown image (or link, with exfil: links) in s to a host not
+ * allowed; its length in *n, or NULL. One pass: '[' positions are kept on a small stack (per
+ * line), so "](" finds the bracket it closes at once, nested brackets included; reference
+ * definitions ("[r]: https://host/...") count as well, as an image can use them. */
 static const char *find_exfil(const struct canary_config *c, const char *s, size_t len, size_t *n)
 {
-	for (const char *p = s; p && (size_t)(p - s) + 2 < len;) {
-		const char *q = memmem(p, len - (size_t)(p - s), "](", 2);
-		if (!q)
-			return NULL;
-		/* an image when the bracket that this "](" closes is preceded by '!' */
-		const char *open = q;
-		while (open > s && *open != '[' && *open != '\n')
-			open--;
-		bool image = *open == '[' && open > s && open[-1] == '!';
-		p = q + 2;
-		if (!image && c->exfil != 2)
-			continue;
-		const char *end = s + len, *u = p;
-		while (u < end && *u == ' ')
-			u++;
-		size_t skip = 0;
-		if ((size_t)(end - u) > 8 && strncasecmp(u, "https://", 8) == 0)
-			skip = 8;
-		else if ((size_t)(end - u) > 7 && strncasecmp(u, "http://", 7) == 0)
-			skip = 7;
-		else if ((size_t)(end - u) > 2 && strncmp(u, "//", 2) == 0)
-			skip = 2;
-		if (!skip)
-			continue; /* relative: stays on the page's own host */
-		const char *h = u + skip, *e = h;
-		while (e < end && *e != '/' && *e != ')' && *e != '?' && *e != '#' && *e != ' ' &&
-		       *e != ':')
-			e++;
-		/* userinfo ("user@host") hides the real host after '@' */
-		for (const char *at = h; at < e; at++)
-			if (*at == '@')
-				h = at + 1;
-		if (e > h && !host_allowed(&c->allow_hosts, h, (size_t)(e - h))) {
-			*n = (size_t)(e - h);
-			return h;
+	const char *end = s + len, *open[BRACKETS_MAX];
+	size_t depth = 0;
+	bool line_start = true;
+	/* In images-only mode a reference definition matters when an image uses a reference. */
+	bool refs = c->exfil == 2 || (memmem(s, len, "![", 2) && memmem(s, len, "][", 2));
+	for (const char *p = s; p < end; p++) {
+		if (line_start) {
+			/* a reference definition: optional spaces, "[label]:" and a URL */
+			const char *q = p;
+			while (q < end && *q == ' ')
+				q++;
+			if (refs && q < end && *q == '[') {
+				const char *r = memchr(q, ']', (size_t)(end - q));
+				const char *nl = memchr(q, '\n', (size_t)(end - q));
+				if (r && (!nl || r < nl) && r + 1 < end && r[1] == ':') {
+					const char *h = url_host(r + 2, end, n);
+					if (h && !host_allowed(&c->allow_hosts, h, *n))
+						return h;
+				}
+			}
+			line_start = false;
+		}
+		switch (*p) {
+		case '\n':
+			depth = 0;
+			line_start = true;
+			break;
+		case '[':
+			if (depth ==
+			    BRACKETS_MAX) { /* deeper than any real markdown: forget the oldest */
+				memmove(open, open + 1, (BRACKETS_MAX - 1) * sizeof(*open));
+				depth--;
+			}
+			open[depth++] = p;
+			break;
+		case ']': {
+			if (depth == 0)
+				break;
+			const char *o = open[--depth];
+			if (p + 1 >= end || p[1] != '(')
+				break;
+			bool image = o > s && o[-1] == '!';
+			if (!image && c->exfil != 2)
+				break;
+			const char *h = url_host(p + 2, end, n);
+			if (h && !host_allowed(&c->allow_hosts, h, *n))
+				return h;
+			break;
+		}
+		default:
+			break;
 		}
 	}
 	return NULL;

@@ -74,9 +74,13 @@ static const struct driftd_param mi_params[] = {
 };
 
 struct mi_ident {
-	char id[MI_ID_MAX];
+	char id[MI_ID_MAX]; /* cut copies, for the evidence */
 	char version[MI_VER_MAX];
 	char sha[MI_SHA_MAX];
+	/* Hashes of the whole strings (0: absent), which trust on first use compares: an id
+	 * or version longer than the copies must still match itself, and differ from another
+	 * that shares the kept prefix. */
+	uint64_t hid, hver, hsha;
 };
 
 struct mi_state {
@@ -101,6 +105,24 @@ static bool eq_str(const struct driftd_str *s, const char *z, bool nocase)
 	if (!s->s || s->len != l)
 		return false;
 	return nocase ? strncasecmp(s->s, z, l) == 0 : memcmp(s->s, z, l) == 0;
+}
+
+/* 0 for an absent string; sha256 compares without case. */
+static uint64_t mi_hash(const struct driftd_str *s, bool nocase)
+{
+	if (!s->s)
+		return 0;
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < s->len; i++) {
+		unsigned char ch = (unsigned char)s->s[i];
+		if (nocase && ch >= 'A' && ch <= 'Z')
+			ch = (unsigned char)(ch - 'A' + 'a');
+		h = (h ^ ch) * 1099511628211ull;
+	}
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	return h | 1;
 }
 
 static void copy_str(char *dst, size_t cap, const struct driftd_str *s)
@@ -183,15 +205,15 @@ static void check_inventory(const struct mi_config *c, struct mi_state *st,
 static void check_first_use(const struct mi_config *c, struct mi_state *st,
                             const struct driftd_event *e)
 {
+	uint64_t hid = mi_hash(&e->model_id, false), hver = mi_hash(&e->model_version, false),
+	         hsha = mi_hash(&e->model_sha256, true);
 	for (size_t i = 0; i < st->n_known; i++) {
 		struct mi_ident *k = &st->known[i];
-		if (!eq_str(&e->model_id, k->id, false))
+		if (k->hid != hid)
 			continue;
-		if (!eq_str(&e->model_version, k->version, false) &&
-		    (k->version[0] || e->model_version.s))
+		if (k->hver != hver)
 			breach(st, e, "version changed", k->version, k->sha);
-		else if (!eq_str(&e->model_sha256, k->sha, true) &&
-		         (k->sha[0] || e->model_sha256.s))
+		else if (k->hsha != hsha)
 			breach(st, e, "sha256 changed", k->version, k->sha);
 		return;
 	}
@@ -203,6 +225,9 @@ static void check_first_use(const struct mi_config *c, struct mi_state *st,
 	copy_str(k->id, sizeof(k->id), &e->model_id);
 	copy_str(k->version, sizeof(k->version), &e->model_version);
 	copy_str(k->sha, sizeof(k->sha), &e->model_sha256);
+	k->hid = hid;
+	k->hver = hver;
+	k->hsha = hsha;
 }
 
 static int mi_update_event(struct driftd_ctx *ctx, const struct driftd_event *e)
@@ -248,11 +273,16 @@ static int mi_evaluate(struct driftd_ctx *ctx, struct driftd_verdict *out)
 	return 0;
 }
 
-#define MI_SNAPSHOT_VERSION 1
+#define MI_SNAPSHOT_VERSION 2 /* 2: whole-string hashes of known identities */
 
 static void put_ident(struct driftd_buf *b, const struct mi_ident *k)
 {
-	driftd_buf_put(b, k, sizeof(*k));
+	driftd_buf_put(b, k->id, sizeof(k->id));
+	driftd_buf_put(b, k->version, sizeof(k->version));
+	driftd_buf_put(b, k->sha, sizeof(k->sha));
+	driftd_buf_put_u64(b, k->hid);
+	driftd_buf_put_u64(b, k->hver);
+	driftd_buf_put_u64(b, k->hsha);
 }
 
 static int mi_snapshot(const struct driftd_ctx *ctx, struct driftd_buf *b)
@@ -284,7 +314,8 @@ static int rd_ident(struct driftd_reader *r, struct mi_ident *k)
 {
 	if (rd_text(r, k->id, sizeof(k->id)) < 0 ||
 	    rd_text(r, k->version, sizeof(k->version)) < 0 ||
-	    rd_text(r, k->sha, sizeof(k->sha)) < 0)
+	    rd_text(r, k->sha, sizeof(k->sha)) < 0 || driftd_rd_u64(r, &k->hid) < 0 ||
+	    driftd_rd_u64(r, &k->hver) < 0 || driftd_rd_u64(r, &k->hsha) < 0)
 		return -EBADMSG;
 	return 0;
 }

@@ -75,6 +75,13 @@ static void test_exfil_images(void **unused)
 	    {"[link](https://evil.example/x)", NULL}, /* links need images_and_links */
 	    {"text ](https://evil.example/x) no bracket", NULL},
 	    {"", NULL},
+	    /* ways around a naive parser (review findings) */
+	    {"![a](https://evil.example\\@example.com/x)", "evil.example"}, /* '\' is '/' */
+	    {"![a [b] c](https://evil.example/x)", "evil.example"},         /* nested brackets */
+	    {"![a](<https://evil.example/x>)", "evil.example"},             /* <destination> */
+	    {"![a][r]\n\n[r]: https://evil.example/x", "evil.example"},     /* reference image */
+	    {"[docs][r]\n\n[r]: https://evil.example/x", NULL}, /* a reference link: not an image */
+	    {"[a] then [b] and ![c](https://example.com/x)", NULL},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct driftd_verdict v = at(in, cases[i].text);
@@ -93,6 +100,15 @@ static void test_exfil_images(void **unused)
 	assert_true(v.drift);
 	v = at(in, "[docs](https://docs.internal/page)");
 	assert_false(v.drift);
+	/* Hostile text full of "](" is one pass, whatever its length (it was quadratic). */
+	size_t big = 200000;
+	char *t = malloc(big + 1);
+	for (size_t i = 0; i < big; i += 2)
+		memcpy(t + i, "](", 2);
+	t[big] = '\0';
+	v = at(in, t);
+	assert_false(v.drift);
+	free(t);
 	dd_instance_free(in);
 	free(cfg);
 }

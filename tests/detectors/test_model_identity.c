@@ -133,6 +133,34 @@ static void test_first_use_and_hold(void **unused)
 	free(cfg);
 }
 
+/* Ids and versions longer than the copies kept for the evidence: a model matches itself, and
+ * a version that differs only past the kept prefix is still a change (review finding). */
+static void test_first_use_long_strings(void **unused)
+{
+	void *cfg = sec_config(ops());
+	assert_int_equal(dd_param_set_number(ops(), cfg, "hold", 1), 0);
+	struct dd_instance *in = sec_new(ops(), cfg);
+	char id[200], v1[120], v2[120];
+	memset(id, 'm', sizeof(id) - 1);
+	id[sizeof(id) - 1] = '\0';
+	memset(v1, 'v', sizeof(v1) - 1);
+	v1[sizeof(v1) - 1] = '\0';
+	memcpy(v2, v1, sizeof(v1));
+	v2[sizeof(v2) - 2] = 'X'; /* differs in the last byte, far past the kept 63 */
+	struct sec_ev a = {.model = id, .version = v1, .sha = "aa"};
+	struct sec_ev b = {.model = id, .version = v2, .sha = "aa"};
+	struct driftd_verdict v;
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(sec_feed(in, &a, &v), 0);
+		assert_false(v.drift);
+	}
+	assert_int_equal(sec_feed(in, &b, &v), 0);
+	assert_true(v.drift);
+	assert_string_equal(sec_str(&v, "identity.reason"), "version changed");
+	dd_instance_free(in);
+	free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -140,6 +168,7 @@ int main(void)
 	    cmocka_unit_test(test_inventory),
 	    cmocka_unit_test(test_require_sha256_off),
 	    cmocka_unit_test(test_first_use_and_hold),
+	    cmocka_unit_test(test_first_use_long_strings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
