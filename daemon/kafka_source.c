@@ -46,6 +46,7 @@ struct dd_kafka_source {
 	int64_t last_snapshot_ms;
 	uint64_t records_at_snapshot;
 	bool snapshot_failing;
+	bool held_back; /* snapshots wait for refused alerts */
 };
 
 int64_t dd_kafka_source_lag(struct dd_kafka_source *s)
@@ -492,6 +493,22 @@ int dd_kafka_source_snapshot(struct dd_kafka_source *s, struct dd_pipeline *p, b
 			rd_kafka_commit(s->rk, NULL, 0);
 		return 0;
 	}
+	if (dd_pipeline_undelivered(p) > 0) {
+		/* An alert a sink refused waits for a retry: the state (and the offsets) must not
+		 * move past the record that raised it, or a crash would lose it. */
+		if (!s->held_back && s->opts.log)
+			fprintf(s->opts.log,
+			        "driftd: state: %llu alerts not yet taken by their sinks: "
+			        "snapshots and "
+			        "commits wait\n",
+			        (unsigned long long)dd_pipeline_undelivered(p));
+		s->held_back = true;
+		s->st.held_back++;
+		if (commit_sync)
+			rd_kafka_commit(s->rk, NULL, 0); /* what earlier snapshots covered */
+		return 0;
+	}
+	s->held_back = false;
 	uint64_t gen = 0;
 	int rc = s->st.records == s->records_at_snapshot && !s->snapshot_failing
 	             ? 0 /* nothing new since the last one */

@@ -41,6 +41,7 @@ struct dd_kafka_stats {
 	uint64_t rewound;   /* records delivered below the state's position (offset reset) */
 	uint64_t snapshots; /* state snapshots written */
 	uint64_t snapshot_failures; /* ... that failed */
+	uint64_t held_back;         /* ... that waited for alerts a sink refused */
 	uint64_t generation;        /* the last one written */
 	int64_t snapshot_fail_since_ms;
 	int assigned;      /* partitions currently assigned */

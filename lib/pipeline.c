@@ -28,6 +28,13 @@ struct sink {
 	int64_t overflow_since_ms;
 };
 
+#define DD_RETRY_MAX 4096
+
+struct retry {
+	char *sink; /* the sink's name: sinks are reopened (and reindexed) by a reload */
+	json_t *alert;
+};
+
 struct dd_pipeline {
 	const struct dd_config *conf;
 	struct dd_pipeline_opts opts;
@@ -51,6 +58,12 @@ struct dd_pipeline {
 	struct sink *sinks;
 	size_t n_sinks;
 	struct dd_pipeline_stats st;
+	/* Alerts a sink refused (full disk, a sink that failed to reopen), retried every tick,
+	 * in order. While any wait, or one was ever lost, the caller must not let offsets past
+	 * the records that raised them be committed (dd_pipeline_undelivered). */
+	struct retry *retry;
+	size_t n_retry;
+	uint64_t lost; /* alerts dropped from a full retry queue: the state may never be saved */
 	uint64_t detector_errors_logged;
 	struct driftd_buf out;
 	char hostname[256];
@@ -256,6 +269,11 @@ void dd_pipeline_free(struct dd_pipeline *p)
 	for (size_t i = 0; p->mons && i < p->n_mons; i++)
 		dd_monitor_done(&p->mons[i]);
 	dd_pipeline_close_sinks(p);
+	for (size_t i = 0; i < p->n_retry; i++) {
+		free(p->retry[i].sink);
+		json_decref(p->retry[i].alert);
+	}
+	free(p->retry);
 	for (size_t g = 0; p->groups && g < p->conf->n_groups; g++)
 		dd_group_free(p->groups[g]);
 	free(p->groups);
@@ -356,6 +374,7 @@ static void trace_verdict(struct dd_pipeline *p, const struct dd_monitor *m,
 }
 
 static void deliver(struct dd_pipeline *p, json_t *alert);
+static bool retry_later(struct dd_pipeline *p, const char *sink, json_t *alert);
 static void deliver_to(struct dd_pipeline *p, json_t *alert, const struct driftd_sink_ops *only);
 
 static void notify(struct dd_pipeline *p, size_t i, enum dd_transition tr, const struct dd_held *h,
@@ -428,14 +447,75 @@ static void deliver_to(struct dd_pipeline *p, json_t *alert, const struct driftd
 			rc = sk->ops->deliver(sk->state, p->out.data, p->out.len);
 		if (rc < 0) {
 			p->st.sink_errors++;
+			bool kept = rc != -EMSGSIZE && retry_later(p, sk->name, alert);
 			if (p->opts.log)
-				fprintf(
-				    p->opts.log, "driftd: %s sink %s: cannot take alert %s: %s\n",
-				    sk->ops->name, sk->name,
-				    json_string_value(json_object_get(alert, "id")), strerror(-rc));
+				fprintf(p->opts.log,
+				        "driftd: %s sink %s: cannot take alert %s: %s%s\n",
+				        sk->ops->name, sk->name,
+				        json_string_value(json_object_get(alert, "id")),
+				        strerror(-rc), kept ? " (retried every second)" : "");
 		}
 	}
 	json_decref(alert);
+}
+
+/* Keep an alert a sink refused for a later try; false when it cannot be kept (then it is
+ * lost, and counted as such). */
+static bool retry_later(struct dd_pipeline *p, const char *sink, json_t *alert)
+{
+	if (!p->retry)
+		p->retry = calloc(DD_RETRY_MAX, sizeof(*p->retry));
+	char *name = p->retry && p->n_retry < DD_RETRY_MAX ? strdup(sink) : NULL;
+	if (!name) {
+		if (p->lost++ == 0 && p->opts.log)
+			fprintf(p->opts.log,
+			        "driftd: alerts are being lost (sink %s refuses them and %d wait "
+			        "already): state snapshots stop, so a restart raises them again\n",
+			        sink, DD_RETRY_MAX);
+		return false;
+	}
+	p->retry[p->n_retry++] = (struct retry){.sink = name, .alert = json_incref(alert)};
+	return true;
+}
+
+/* Offer the refused alerts again, in order; those taken leave the queue. */
+static void retry_now(struct dd_pipeline *p)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < p->n_retry; i++) {
+		struct retry *r = &p->retry[i];
+		struct sink *sk = NULL;
+		for (size_t s = 0; s < p->n_sinks; s++)
+			if (p->sinks[s].open && strcmp(p->sinks[s].name, r->sink) == 0)
+				sk = &p->sinks[s];
+		int rc = -ENOENT;
+		if (sk) {
+			p->out.len = 0;
+			p->out.err = 0;
+			rc = sk->ops->format(sk->state, r->alert, &p->out);
+			if (rc == 0)
+				rc = sk->ops->deliver(sk->state, p->out.data, p->out.len);
+		}
+		if (rc == 0 || (!sk && p->sinks)) {
+			/* taken, or its sink is no longer configured */
+			if (!sk && p->opts.log)
+				fprintf(
+				    p->opts.log,
+				    "driftd: alert %s for sink %s dropped: no such sink after a "
+				    "reload\n",
+				    json_string_value(json_object_get(r->alert, "id")), r->sink);
+			free(r->sink);
+			json_decref(r->alert);
+			continue;
+		}
+		p->retry[kept++] = *r;
+	}
+	p->n_retry = kept;
+}
+
+uint64_t dd_pipeline_undelivered(const struct dd_pipeline *p)
+{
+	return p->n_retry + p->lost;
 }
 
 static void gap_alert(struct dd_pipeline *p, const struct dd_gap *g, int64_t now_ms)
@@ -540,6 +620,8 @@ void dd_pipeline_tick(struct dd_pipeline *p, int64_t now_ms)
 		for (size_t k = 0; k < n; k++)
 			gap_alert(p, &gaps[k], now_ms);
 	check_sinks(p, now_ms);
+	if (p->n_retry)
+		retry_now(p);
 }
 
 /* A verdict that is final (alone, or decided with its group): trace it and step its alert. */
@@ -761,6 +843,15 @@ static bool same_definition(const struct dd_monitor_conf *a, const struct dd_mon
 size_t dd_pipeline_adopt(struct dd_pipeline *p, struct dd_pipeline *old)
 {
 	size_t kept = 0;
+	/* Refused alerts wait on in the new pipeline (for the sink of the same name). */
+	p->lost += old->lost;
+	for (size_t i = 0; i < old->n_retry; i++) {
+		if (!retry_later(p, old->retry[i].sink, old->retry[i].alert))
+			p->lost++;
+		free(old->retry[i].sink);
+		json_decref(old->retry[i].alert);
+	}
+	old->n_retry = 0;
 	for (size_t i = 0; i < p->n_mons; i++)
 		for (size_t j = 0; j < old->n_mons; j++) {
 			if (!same_definition(&p->conf->monitors[i], &old->conf->monitors[j]))
@@ -893,6 +984,14 @@ void dd_pipeline_self_alert(struct dd_pipeline *p, const struct dd_self_alert *s
 int dd_pipeline_flush(struct dd_pipeline *p)
 {
 	int ret = 0;
+	if (p->n_retry)
+		retry_now(p);
+	if (p->n_retry && p->opts.log)
+		fprintf(
+		    p->opts.log,
+		    "driftd: %zu alerts still refused by their sinks; they are raised again when "
+		    "the records are read again (their offsets are not committed)\n",
+		    p->n_retry);
 	for (size_t s = 0; s < p->n_sinks; s++)
 		if (p->sinks[s].ops->flush) {
 			int rc = p->sinks[s].ops->flush(p->sinks[s].state);

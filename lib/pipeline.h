@@ -71,6 +71,10 @@ void dd_pipeline_reject_format(struct dd_pipeline *p, enum dd_adapt_reject why,
                                const struct dd_origin *at);
 
 int dd_pipeline_flush(struct dd_pipeline *p);
+/* Alerts a sink refused that wait for a retry (every tick), plus any that could not be kept.
+ * While non-zero, state snapshots (and so offset commits) must wait: after a restart the
+ * records are read again and the alerts raised again. */
+uint64_t dd_pipeline_undelivered(const struct dd_pipeline *p);
 /* Reload: move the detector and alert state of every monitor of `old` whose definition is
  * unchanged in `p`'s configuration (same name and same detector-relevant settings) into `p`.
  * Returns how many monitors kept their state; `old` is left with fresh monitors in their place. */

@@ -427,6 +427,71 @@ static void test_long_multibyte_model_id(void **unused)
 	assert_true(n >= 1);
 }
 
+/* A sink that refuses alerts (here a full disk: /dev/full) does not lose them: they wait in
+ * the pipeline, dd_pipeline_undelivered says so (state snapshots wait), a reload hands them to
+ * the new pipeline, and the next tick delivers them to the sink of the same name. */
+static void test_refused_alerts_are_retried(void **unused)
+{
+	static const char mons[] =
+	    "monitors:\n  - {name: a, field: /input/x, detector: page_hinkley,"
+	    " params: {threshold: 5, min_instances: 5}}\n";
+	char text[512];
+	snprintf(text, sizeof(text), "%salerts: {sinks: [{file: {path: /dev/full}}]}\n", mons);
+	struct dd_config *c = load(text);
+	char *log = NULL;
+	size_t loglen = 0;
+	FILE *lf = open_memstream(&log, &loglen);
+	struct dd_pipeline_opts o = {.log = lf};
+	struct dd_pipeline *p;
+	assert_int_equal(dd_pipeline_new(c, &o, &p), 0);
+	uint64_t idx = 0;
+	char rec[256];
+	for (int i = 0; i < 60; i++) {
+		snprintf(rec, sizeof(rec),
+		         "{\"ts\":%d000,\"model\":{\"id\":\"m\"},\"input\":{\"x\":%d}}", i,
+		         i < 30 ? 0 : 50);
+		feed(p, rec, &idx);
+	}
+	struct dd_pipeline_stats st;
+	dd_pipeline_stats(p, &st);
+	assert_true(st.fired >= 1);
+	uint64_t waiting = dd_pipeline_undelivered(p);
+	assert_int_equal(waiting, st.fired + st.resolved);
+	fflush(lf);
+	assert_non_null(strstr(log, "No space left on device (retried every second)"));
+
+	/* A reload to a working file sink of the same name: the new pipeline takes them over
+	 * and delivers them at its next tick. */
+	char path[] = "/tmp/driftd-test-retry-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(text, sizeof(text), "%salerts: {sinks: [{file: {path: %s}}]}\n", mons, path);
+	struct dd_config *c2 = load(text);
+	struct dd_pipeline *p2;
+	assert_int_equal(dd_pipeline_new(c2, &o, &p2), 0);
+	dd_pipeline_adopt(p2, p);
+	assert_int_equal(dd_pipeline_undelivered(p), 0);
+	assert_int_equal(dd_pipeline_undelivered(p2), waiting);
+	dd_pipeline_free(p);
+	dd_pipeline_tick(p2, 1795780800000LL);
+	assert_int_equal(dd_pipeline_undelivered(p2), 0);
+	assert_int_equal(dd_pipeline_flush(p2), 0);
+	FILE *f = fopen(path, "r");
+	char line[4096];
+	uint64_t n = 0;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, "\"rule\":\"a\"") != NULL;
+	fclose(f);
+	unlink(path);
+	assert_int_equal(n, waiting);
+	dd_pipeline_free(p2);
+	dd_config_free(c);
+	dd_config_free(c2);
+	fclose(lf);
+	free(log);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -434,6 +499,7 @@ int main(void)
 	    cmocka_unit_test(test_reject_log_is_rate_limited),
 	    cmocka_unit_test(test_on_model_change),
 	    cmocka_unit_test(test_long_multibyte_model_id),
+	    cmocka_unit_test(test_refused_alerts_are_retried),
 	    cmocka_unit_test(test_dry_run_goes_to_the_journal_only),
 	    cmocka_unit_test(test_adopt_keeps_unchanged_monitors),
 	    cmocka_unit_test(test_security_alerts),
