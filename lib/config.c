@@ -400,22 +400,39 @@ static void list_from_file(struct vctx *v, struct dd_monitor_conf *m, const stru
 	const size_t cap = 16 << 20;
 	char *buf = malloc(cap + 1);
 	size_t len = buf ? fread(buf, 1, cap + 1, f) : 0;
+	int read_err = ferror(f) ? errno : 0;
 	fclose(f);
 	json_t *arr = NULL;
-	if (!buf || len > cap) {
+	if (read_err || (buf && len <= cap && memchr(buf, '\0', len))) {
+		verr(v, pos, "cannot read %s for '%s': %s", path, p->name,
+		     read_err ? strerror(read_err) : "not a text file");
+	} else if (!buf || len > cap) {
 		verr(v, pos, "%s: too large for '%s'", path, p->name);
 	} else if (!p->choices) {
 		buf[len] = '\0';
 		arr = json_array();
-		for (char *line = strtok(buf, "\n"); arr && line; line = strtok(NULL, "\n")) {
+		unsigned lineno = 0;
+		for (char *line = buf, *next; arr && line && *line; line = next) {
+			next = strchr(line, '\n');
+			if (next)
+				*next++ = '\0';
+			lineno++;
 			size_t l = strlen(line);
 			while (l &&
 			       (line[l - 1] == '\r' || line[l - 1] == ' ' || line[l - 1] == '\t'))
 				line[--l] = '\0';
 			while (*line == ' ' || *line == '\t')
 				line++;
-			if (*line && *line != '#')
-				json_array_append_new(arr, json_string(line));
+			if (!*line || *line == '#')
+				continue;
+			json_t *item = json_string(line);
+			if (!item) {
+				/* a token that silently vanished would be a canary never watched */
+				verr(v, pos, "%s:%u: not valid UTF-8 (for '%s')", file, lineno,
+				     p->name);
+				continue;
+			}
+			json_array_append_new(arr, item);
 		}
 	} else {
 		struct dd_yaml_doc *doc = NULL;

@@ -23,7 +23,7 @@ for f in "$dir"/good-*.yaml "$dir"/security.yaml "$dir"/llm.yaml "$dir"/../../pa
 	if out=$("$driftd" check -c "$f" 2>&1); then pass=$((pass + 1)); else
 		echo "FAIL $f: $out"; fail=$((fail + 1)); fi
 done
-for cmd in replay check detectors demo run baseline purge report; do
+for cmd in replay check detectors demo run baseline purge report state; do
 	if "$driftd" $cmd --help >/dev/null 2>&1; then pass=$((pass + 1)); else
 		echo "FAIL: driftd $cmd --help"; fail=$((fail + 1)); fi
 done
