@@ -135,6 +135,7 @@ size_t dd_ctab_get(struct dd_ctab *t, const char *id, size_t len, double evict_b
 	if (t->idx[at])
 		return t->idx[at] - 1;
 	size_t slot;
+	double inherited = 0;
 	if (t->n < t->cap) {
 		slot = t->n++;
 	} else {
@@ -153,11 +154,15 @@ size_t dd_ctab_get(struct dd_ctab *t, const char *id, size_t len, double evict_b
 			t->on_evict(dd_ctab_payload(t, t->cap), dd_ctab_payload(t, slot));
 		t->weight[t->cap] += t->weight[slot];
 		t->evictions++;
+		/* Space-Saving: the newcomer starts at the weight it displaced, so one client
+		 * among a stream of one-off newcomers climbs above them and stays, instead of
+		 * being the slot that rotates (an attacker hiding in churn). */
+		inherited = t->weight[slot];
 		at = probe(t, k);
 	}
 	t->key[slot] = k;
 	dd_sec_copy(t->id[slot], DD_SEC_ID_MAX, id, len);
-	t->weight[slot] = 0;
+	t->weight[slot] = inherited;
 	memset(dd_ctab_payload(t, slot), 0, t->stride);
 	t->idx[at] = (uint32_t)(slot + 1);
 	*fresh = true;

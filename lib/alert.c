@@ -296,9 +296,12 @@ json_t *dd_alert_json(const struct dd_alert_info *in)
 		const struct driftd_evidence_field *e = &ev->f[i];
 		if (!e->key || json_object_get(f, e->key))
 			continue;
-		json_t *val = e->type == DRIFTD_EVIDENCE_STRING ? json_string(e->str ? e->str : "")
-		              : e->type == DRIFTD_EVIDENCE_INT  ? json_integer((json_int_t)e->num)
-		                                                : number_or_null(e->num);
+		json_t *val =
+		    e->type == DRIFTD_EVIDENCE_STRING ? json_string(e->str ? e->str : "")
+		    : e->type == DRIFTD_EVIDENCE_INT
+		        ? (e->num >= -9.2e18 && e->num <= 9.2e18 ? json_integer((json_int_t)e->num)
+		                                                 : number_or_null(e->num))
+		        : number_or_null(e->num);
 		json_object_set_new(f, e->key, val);
 	}
 	/* A canary leak is critical whatever the monitor's default severity. */

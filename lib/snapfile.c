@@ -135,6 +135,12 @@ int dd_snap_write(const char *dir, const void *data, size_t len, unsigned keep,
 	size_t n;
 	if ((rc = list_fd(dirfd, true, &gens, &n)) < 0)
 		goto out;
+	if (n && gens[0] == UINT64_MAX) {
+		/* A file named for the last generation (by hand): the next would wrap to 0. */
+		free(gens);
+		rc = -EOVERFLOW;
+		goto out;
+	}
 	uint64_t gen = n ? gens[0] + 1 : 1;
 	uint8_t hdr[DD_SNAP_HEADER] = {0};
 	memcpy(hdr, MAGIC, sizeof(MAGIC));

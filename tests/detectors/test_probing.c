@@ -59,6 +59,49 @@ static void test_vectors(void **unused)
 	free(cfg);
 }
 
+/* A full client table with long-lived residents, and one-off newcomers between each of the
+ * attacker's queries: the attacker must keep its slot (Space-Saving replacement), not be the
+ * slot that rotates (review finding: it was never named). */
+static void test_attacker_in_churn(void **unused)
+{
+	void *cfg = sec_config(ops());
+	assert_int_equal(dd_param_set_number(ops(), cfg, "max_clients", 4), 0);
+	struct dd_instance *in = sec_new(ops(), cfg);
+	struct driftd_verdict v;
+	double base[DIM], x[DIM];
+	for (int j = 0; j < DIM; j++)
+		base[j] = normal();
+	char cl[32];
+	for (long i = 0; i < 400; i++) { /* four regulars fill the table */
+		snprintf(cl, sizeof(cl), "regular-%ld", i % 4);
+		for (int j = 0; j < DIM; j++)
+			x[j] = normal();
+		struct sec_ev e = {.client = cl,
+		                   .value = {.type = DRIFTD_VALUE_VECTOR, .vec = x, .dim = DIM}};
+		assert_int_equal(sec_feed(in, &e, &v), 0);
+	}
+	bool named = false;
+	for (long i = 0; i < 200 && !named; i++) {
+		bool attack = i % 2 == 0;
+		if (attack)
+			snprintf(cl, sizeof(cl), "attacker");
+		else
+			snprintf(cl, sizeof(cl), "one-off-%ld", i);
+		for (int j = 0; j < DIM; j++)
+			x[j] = attack ? base[j] : normal();
+		struct sec_ev e = {.client = cl,
+		                   .value = {.type = DRIFTD_VALUE_VECTOR, .vec = x, .dim = DIM}};
+		assert_int_equal(sec_feed(in, &e, &v), 0);
+		if (v.drift) {
+			assert_string_equal(sec_str(&v, "client.id"), "attacker");
+			named = true;
+		}
+	}
+	assert_true(named);
+	dd_instance_free(in);
+	free(cfg);
+}
+
 static void test_text_and_client_pointer(void **unused)
 {
 	void *cfg = sec_config(ops());
@@ -122,6 +165,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_vectors),
+	    cmocka_unit_test(test_attacker_in_churn),
 	    cmocka_unit_test(test_text_and_client_pointer),
 	    cmocka_unit_test(test_refused),
 	};
