@@ -262,7 +262,7 @@ static int open_state(const struct dd_config *conf, struct dd_pipeline *p,
 		                           .time_ms = wall_ms()};
 		dd_pipeline_self_alert(p, &sa);
 	}
-	dd_kafka_source_set_state(src, st, &pos);
+	dd_kafka_source_set_state(src, st, &pos, r.skipped > 0);
 	*ret = st;
 	return 0;
 }

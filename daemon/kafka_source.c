@@ -46,7 +46,8 @@ struct dd_kafka_source {
 	int64_t last_snapshot_ms;
 	uint64_t records_at_snapshot;
 	bool snapshot_failing;
-	bool held_back; /* snapshots wait for refused alerts */
+	bool held_back;         /* snapshots wait for refused alerts */
+	bool state_offsets_win; /* restored from a fallback generation (see rebalance) */
 };
 
 int64_t dd_kafka_source_lag(struct dd_kafka_source *s)
@@ -112,9 +113,13 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		/* Resume where the restored state stops: records below are in it already. Unless
 		 * the group committed further (another member owned the partition since): then
-		 * from there, as re-reading would count those records twice across the group. */
+		 * from there, as re-reading would count those records twice across the group.
+		 * After a fallback to an older generation our own commits are ahead of the state
+		 * (the newer snapshot that covered them was lost): then the state's offsets win and
+		 * the records in between are read again. */
 		rd_kafka_topic_partition_list_t *committed =
-		    s->state ? rd_kafka_topic_partition_list_copy(parts) : NULL;
+		    s->state && !s->state_offsets_win ? rd_kafka_topic_partition_list_copy(parts)
+		                                      : NULL;
 		if (committed &&
 		    rd_kafka_committed(rk, committed, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
 			rd_kafka_topic_partition_list_destroy(committed);
@@ -449,9 +454,10 @@ int64_t dd_kafka_now_ms(void)
 }
 
 void dd_kafka_source_set_state(struct dd_kafka_source *s, struct dd_state_store *st,
-                               struct dd_positions *restored)
+                               struct dd_positions *restored, bool fell_back)
 {
 	s->state = st;
+	s->state_offsets_win = fell_back;
 	dd_positions_free(&s->pos);
 	s->pos = *restored;
 	*restored = (struct dd_positions){0};

@@ -57,11 +57,14 @@ int dd_kafka_source_run(struct dd_kafka_source *s, struct dd_pipeline *p);
 /* After a reload: the source reads its limits from the new configuration (the Kafka settings
  * themselves take effect at the next start). */
 void dd_kafka_source_set_config(struct dd_kafka_source *s, const struct dd_config *c);
-/* Service mode: snapshots go to st, and partitions resume at `restored` (taken over). */
+/* Service mode: snapshots go to st, and partitions resume at `restored` (taken over) or at
+ * the group's committed offset when that is further. */
 struct dd_state_store;
 struct dd_positions;
+/* fell_back: the state came from an older generation than the newest (which failed): its
+ * offsets then win over the group's commits, which a lost snapshot had covered. */
 void dd_kafka_source_set_state(struct dd_kafka_source *s, struct dd_state_store *st,
-                               struct dd_positions *restored);
+                               struct dd_positions *restored, bool fell_back);
 /* Write a snapshot of p with the positions now (a no-op when nothing changed, unless
  * commit_sync), then store its offsets for commit; commit_sync commits them at once (revoke,
  * shutdown). Without a state store: commit_sync commits what was stored. */

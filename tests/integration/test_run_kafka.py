@@ -427,6 +427,40 @@ def test_restore(broker, tmp):
           "state import of a tampered document is refused, nothing written", im.stderr)
 
 
+def test_group_moved_on(broker, tmp):
+    """A's snapshot covers the first records; while A is stopped, B (same group, its own
+    state) reads on and commits. When A comes back it resumes at the group's commit, not at
+    its snapshot: nothing is counted twice across the group."""
+    topic, group = "moved", "g-moved"
+    broker.create_topic(topic, 1)
+    evs = events(3000, None, 8)
+    broker.produce(topic, evs[:1000], partition=0)
+    mon = "  - {name: ph, field: /input/f0, detector: page_hinkley}\n"
+    a_cfg, b_cfg = os.path.join(tmp, "ma.yaml"), os.path.join(tmp, "mb.yaml")
+    config(a_cfg, broker.bootstrap, topic, group, mon, snapshot="300ms")
+    config(b_cfg, broker.bootstrap, topic, group, mon, snapshot="300ms")
+    a_trace, b_trace = os.path.join(tmp, "ma.trace"), os.path.join(tmp, "mb.trace")
+    a_err = os.path.join(tmp, "ma.err")
+    a = start(a_cfg, a_trace, os.path.join(tmp, "ma.out"), a_err)
+    wait_for(lambda: len(trace_lines(a_trace)) >= 1000, 60, "A reads the first records")
+    stop(a)
+    broker.produce(topic, evs[1000:2000], partition=0)
+    b = start(b_cfg, b_trace, os.path.join(tmp, "mb.out"), os.path.join(tmp, "mb.err"))
+    wait_for(lambda: len(trace_lines(b_trace)) >= 1000, 60, "B reads the next records")
+    stop(b)
+    broker.produce(topic, evs[2000:], partition=0)
+    before = len(trace_lines(a_trace))
+    a = start(a_cfg, a_trace, os.path.join(tmp, "ma.out"), a_err)
+    wait_for(lambda: any(t["kafka.offset"] == 2999 for t in trace_lines(a_trace)[before:]), 60,
+             "A reads the rest")
+    stop(a)
+    after = [t["kafka.offset"] for t in trace_lines(a_trace)[before:]]
+    e = open(a_err).read()
+    check(after and min(after) == 2000 and "the group committed 2000, past the state's 1000" in e,
+          f"a member back after the group moved on resumes at the group's commit "
+          f"(first offset {min(after, default=None)})", e[-800:])
+
+
 def test_group_split(broker, tmp):
     topic, n = "split", 8000
     broker.create_topic(topic, 4)
@@ -458,7 +492,7 @@ def test_group_split(broker, tmp):
 def main():
     with tempfile.TemporaryDirectory() as tmp, Broker(tmp) as broker:
         for t in (test_alerts, test_time_range, test_formats, test_kill9, test_restore,
-                  test_group_split):
+                  test_group_moved_on, test_group_split):
             try:
                 t(broker, tmp)
             except Exception as e:  # a harness failure is a test failure, not a crash
