@@ -140,3 +140,29 @@ size_t dd_group_offer(struct dd_group *g, size_t monitor, const struct dd_held *
 	}
 	return produced;
 }
+
+size_t dd_group_member(const struct dd_group *g, size_t k)
+{
+	return g->m[k].monitor;
+}
+
+size_t dd_group_pending(const struct dd_group *g, size_t k,
+                        struct dd_held out[DD_GROUP_MAX_PENDING])
+{
+	const struct member *mb = &g->m[k];
+	for (size_t i = 0; i < mb->len; i++)
+		out[i] = mb->q[(mb->head + i) % DD_GROUP_MAX_PENDING];
+	return mb->len;
+}
+
+int dd_group_set_pending(struct dd_group *g, size_t k, const struct dd_held *h, size_t n)
+{
+	if (k >= g->n || n > DD_GROUP_MAX_PENDING)
+		return -EINVAL;
+	struct member *mb = &g->m[k];
+	mb->head = 0;
+	mb->len = n;
+	for (size_t i = 0; i < n; i++)
+		mb->q[i] = h[i];
+	return 0;
+}

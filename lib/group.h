@@ -56,4 +56,12 @@ size_t dd_group_offer(struct dd_group *g, size_t monitor, const struct dd_held *
                       struct dd_decided *out);
 size_t dd_group_size(const struct dd_group *g);
 
+/* State snapshots: member k's monitor index, the verdicts it holds for unfinished rounds
+ * (oldest first, copied to out; returns how many), and putting such a queue back (n at most
+ * DD_GROUP_MAX_PENDING, replacing what k held). */
+size_t dd_group_member(const struct dd_group *g, size_t k);
+size_t dd_group_pending(const struct dd_group *g, size_t k,
+                        struct dd_held out[DD_GROUP_MAX_PENDING]);
+int dd_group_set_pending(struct dd_group *g, size_t k, const struct dd_held *h, size_t n);
+
 #endif

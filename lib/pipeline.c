@@ -63,6 +63,9 @@ struct dd_pipeline {
 	 * the records that raised them be committed (dd_pipeline_undelivered). */
 	struct retry *retry;
 	size_t n_retry;
+	/* Topic names of restored held verdicts (their origin points here): owned, bounded. */
+	char **topics;
+	size_t n_topics;
 	uint64_t lost; /* alerts dropped from a full retry queue: the state may never be saved */
 	uint64_t detector_errors_logged;
 	struct driftd_buf out;
@@ -274,6 +277,9 @@ void dd_pipeline_free(struct dd_pipeline *p)
 		json_decref(p->retry[i].alert);
 	}
 	free(p->retry);
+	for (size_t i = 0; i < p->n_topics; i++)
+		free(p->topics[i]);
+	free(p->topics);
 	for (size_t g = 0; p->groups && g < p->conf->n_groups; g++)
 		dd_group_free(p->groups[g]);
 	free(p->groups);
@@ -840,6 +846,39 @@ static bool same_definition(const struct dd_monitor_conf *a, const struct dd_mon
 	return strcmp(da, db) == 0;
 }
 
+static const char *intern_topic(struct dd_pipeline *p, const char *t);
+
+/* Verdicts held for unfinished group rounds move with their monitor when the group keeps its
+ * name and the monitor its definition (else they belong to a test that no longer exists). */
+static void adopt_groups(struct dd_pipeline *p, struct dd_pipeline *old)
+{
+	struct dd_held q[DD_GROUP_MAX_PENDING];
+	for (size_t g = 0; p->groups && g < p->conf->n_groups; g++)
+		for (size_t og = 0; old->groups && og < old->conf->n_groups; og++) {
+			if (strcmp(p->conf->groups[g].name, old->conf->groups[og].name) != 0)
+				continue;
+			for (size_t k = 0; k < dd_group_size(p->groups[g]); k++) {
+				const struct dd_monitor_conf *mc =
+				    &p->conf->monitors[dd_group_member(p->groups[g], k)];
+				for (size_t ok = 0; ok < dd_group_size(old->groups[og]); ok++) {
+					const struct dd_monitor_conf *oc =
+					    &old->conf
+					         ->monitors[dd_group_member(old->groups[og], ok)];
+					if (!same_definition(mc, oc))
+						continue;
+					size_t n = dd_group_pending(old->groups[og], ok, q);
+					/* the old pipeline's topic names go with it */
+					for (size_t i = 0; i < n; i++)
+						if (q[i].at.topic)
+							q[i].at.topic =
+							    intern_topic(p, q[i].at.topic);
+					dd_group_set_pending(p->groups[g], k, q, n);
+					break;
+				}
+			}
+		}
+}
+
 size_t dd_pipeline_adopt(struct dd_pipeline *p, struct dd_pipeline *old)
 {
 	size_t kept = 0;
@@ -874,7 +913,188 @@ size_t dd_pipeline_adopt(struct dd_pipeline *p, struct dd_pipeline *old)
 			kept++;
 			break;
 		}
+	adopt_groups(p, old);
 	return kept;
+}
+
+/* ---- group rounds in the state: verdicts held for rounds not yet complete ---- */
+
+static json_t *num_or_null(double x)
+{
+	return isfinite(x) ? json_real(x) : json_null();
+}
+
+static json_t *held_save(const struct dd_held *h)
+{
+	const struct dd_origin *a = &h->at;
+	return json_pack("{s:o, s:o, s:o, s:b, s:b, s:s?, s:I, s:{s:b, s:s?, s:i, s:I, s:I, s:I}}",
+	                 "score", num_or_null(h->v.score), "threshold", num_or_null(h->v.threshold),
+	                 "p_value", num_or_null(h->v.p_value), "drift", h->v.drift, "warning",
+	                 h->v.warning, "model", h->has_model ? h->model : NULL, "now_ms",
+	                 (json_int_t)h->now_ms, "at", "kafka", a->kafka, "topic", a->topic,
+	                 "partition", (int)a->partition, "offset", (json_int_t)a->offset, "index",
+	                 (json_int_t)a->index, "line", (json_int_t)a->line);
+}
+
+/* {group: {member monitor: [held, ...]}}, members with an empty queue left out. */
+static json_t *save_groups(const struct dd_pipeline *p)
+{
+	json_t *out = json_object();
+	struct dd_held q[DD_GROUP_MAX_PENDING];
+	for (size_t g = 0; out && p->groups && g < p->conf->n_groups; g++) {
+		json_t *members = json_object();
+		for (size_t k = 0; members && k < dd_group_size(p->groups[g]); k++) {
+			size_t n = dd_group_pending(p->groups[g], k, q);
+			if (n == 0)
+				continue;
+			json_t *arr = json_array();
+			for (size_t i = 0; arr && i < n; i++)
+				if (json_array_append_new(arr, held_save(&q[i])) < 0) {
+					json_decref(arr);
+					arr = NULL;
+				}
+			size_t mi = dd_group_member(p->groups[g], k);
+			if (!arr ||
+			    json_object_set_new(members, p->conf->monitors[mi].name, arr) < 0) {
+				json_decref(members);
+				members = NULL;
+			}
+		}
+		if (!members || json_object_set_new(out, p->conf->groups[g].name, members) < 0) {
+			json_decref(out);
+			out = NULL;
+		}
+	}
+	return out;
+}
+
+/* A topic name for a restored origin: one owned copy per name. */
+static const char *intern_topic(struct dd_pipeline *p, const char *t)
+{
+	for (size_t i = 0; i < p->n_topics; i++)
+		if (strcmp(p->topics[i], t) == 0)
+			return p->topics[i];
+	if (p->n_topics >= 1024)
+		return NULL;
+	char **nt = realloc(p->topics, (p->n_topics + 1) * sizeof(*nt));
+	if (!nt)
+		return NULL;
+	p->topics = nt;
+	if (!(p->topics[p->n_topics] = strdup(t)))
+		return NULL;
+	return p->topics[p->n_topics++];
+}
+
+static double num_of(const json_t *j)
+{
+	return json_is_number(j) ? json_number_value(j) : (double)NAN;
+}
+
+static int held_load(struct dd_pipeline *p, const json_t *j, struct dd_held *h)
+{
+	int drift, warning, kafka, partition;
+	json_int_t now, offset, index, line;
+	json_t *score, *threshold, *pv, *jmodel, *jtopic;
+	json_error_t e;
+	if (json_unpack_ex((json_t *)j, &e, JSON_STRICT,
+	                   "{s:o, s:o, s:o, s:b, s:b, s:o, s:I, s:{s:b, s:o, s:i, s:I, s:I, s:I}}",
+	                   "score", &score, "threshold", &threshold, "p_value", &pv, "drift",
+	                   &drift, "warning", &warning, "model", &jmodel, "now_ms", &now, "at",
+	                   "kafka", &kafka, "topic", &jtopic, "partition", &partition, "offset",
+	                   &offset, "index", &index, "line", &line) < 0 ||
+	    (!json_is_string(jmodel) && !json_is_null(jmodel)) ||
+	    (!json_is_string(jtopic) && !json_is_null(jtopic)))
+		return -EBADMSG;
+	const char *model = json_string_value(jmodel), *topic = json_string_value(jtopic);
+	if ((!json_is_number(score) && !json_is_null(score)) ||
+	    (!json_is_number(threshold) && !json_is_null(threshold)) ||
+	    (!json_is_number(pv) && !json_is_null(pv)) || index < 0 || line < 0 ||
+	    (model && strlen(model) >= sizeof(h->model)))
+		return -EBADMSG;
+	*h = (struct dd_held){
+	    .v = {.score = num_of(score),
+	          .threshold = num_of(threshold),
+	          .p_value = num_of(pv),
+	          .drift = drift,
+	          .warning = warning},
+	    .at = {.kafka = kafka,
+	           .topic = topic ? intern_topic(p, topic) : NULL,
+	           .partition = partition,
+	           .offset = offset,
+	           .index = (uint64_t)index,
+	           .line = (uint64_t)line},
+	    .has_model = model != NULL,
+	    .now_ms = now,
+	};
+	if (model)
+		snprintf(h->model, sizeof(h->model), "%s", model);
+	return 0;
+}
+
+/* Parse the document's group queues (all of them, before anything changes); members whose
+ * monitor is not restored (changed definition) lose their queue: those verdicts belong to
+ * the old definition. Queues are put in place by groups_apply. */
+struct group_queues {
+	struct dd_held (*q)[DD_GROUP_MAX_PENDING]; /* per group member, flattened */
+	size_t *n;
+	size_t total; /* members over all groups */
+};
+
+static int groups_parse(struct dd_pipeline *p, const json_t *doc, const bool *loaded,
+                        struct group_queues *gq, char *why, size_t whysz)
+{
+	const json_t *groups = json_object_get(doc, "groups");
+	gq->total = 0;
+	for (size_t g = 0; p->groups && g < p->conf->n_groups; g++)
+		gq->total += dd_group_size(p->groups[g]);
+	gq->q = calloc(gq->total + 1, sizeof(*gq->q));
+	gq->n = calloc(gq->total + 1, sizeof(*gq->n));
+	if (!gq->q || !gq->n)
+		return -ENOMEM;
+	if (!groups)
+		return 0; /* a document from before groups were saved */
+	if (!json_is_object(groups)) {
+		snprintf(why, whysz, "groups: not an object");
+		return -EBADMSG;
+	}
+	size_t base = 0;
+	for (size_t g = 0; p->groups && g < p->conf->n_groups; g++) {
+		const json_t *members = json_object_get(groups, p->conf->groups[g].name);
+		for (size_t k = 0; k < dd_group_size(p->groups[g]); k++) {
+			size_t mi = dd_group_member(p->groups[g], k);
+			const json_t *arr = json_object_get(members, p->conf->monitors[mi].name);
+			if (!arr || !loaded[mi])
+				continue;
+			if (!json_is_array(arr) || json_array_size(arr) > DD_GROUP_MAX_PENDING) {
+				snprintf(why, whysz,
+				         "group %s: member %s: not a list of at most %d",
+				         p->conf->groups[g].name, p->conf->monitors[mi].name,
+				         DD_GROUP_MAX_PENDING);
+				return -EBADMSG;
+			}
+			for (size_t i = 0; i < json_array_size(arr); i++)
+				if (held_load(p, json_array_get(arr, i), &gq->q[base + k][i]) < 0) {
+					snprintf(why, whysz,
+					         "group %s: member %s: verdict %zu is not valid",
+					         p->conf->groups[g].name,
+					         p->conf->monitors[mi].name, i);
+					return -EBADMSG;
+				}
+			gq->n[base + k] = json_array_size(arr);
+		}
+		base += dd_group_size(p->groups[g]);
+	}
+	return 0;
+}
+
+static void groups_apply(struct dd_pipeline *p, const struct group_queues *gq)
+{
+	size_t base = 0;
+	for (size_t g = 0; p->groups && g < p->conf->n_groups; g++) {
+		for (size_t k = 0; k < dd_group_size(p->groups[g]); k++)
+			dd_group_set_pending(p->groups[g], k, gq->q[base + k], gq->n[base + k]);
+		base += dd_group_size(p->groups[g]);
+	}
 }
 
 int dd_pipeline_save(const struct dd_pipeline *p, json_t **out)
@@ -901,7 +1121,13 @@ int dd_pipeline_save(const struct dd_pipeline *p, json_t **out)
 			return -ENOMEM;
 		}
 	}
-	*out = json_pack("{s:i, s:o}", "format", DD_STATE_FORMAT, "monitors", mons);
+	json_t *groups = save_groups(p);
+	if (!groups) {
+		json_decref(mons);
+		return -ENOMEM;
+	}
+	*out = json_pack("{s:i, s:o, s:o}", "format", DD_STATE_FORMAT, "monitors", mons, "groups",
+	                 groups);
 	return *out ? 0 : -ENOMEM;
 }
 
@@ -947,7 +1173,11 @@ int dd_pipeline_load(struct dd_pipeline *p, const json_t *doc, struct dd_load_re
 		}
 		loaded[i] = true;
 	}
+	struct group_queues gq = {0};
+	if (rc == 0)
+		rc = groups_parse(p, doc, loaded, &gq, why, whysz);
 	if (rc == 0) {
+		groups_apply(p, &gq);
 		for (size_t i = 0; i < p->n_mons; i++) {
 			struct dd_monitor tmp = p->mons[i];
 			p->mons[i] = nm[i];
@@ -968,6 +1198,8 @@ int dd_pipeline_load(struct dd_pipeline *p, const json_t *doc, struct dd_load_re
 	free(nm);
 	free(na);
 	free(loaded);
+	free(gq.q);
+	free(gq.n);
 	return rc;
 }
 
