@@ -213,12 +213,17 @@ static void assemble(struct report *r, const struct dd_config *conf)
 	}
 }
 
+/* Text from the logs (client ids, model output, evidence) as inert Markdown: every character
+ * Markdown or HTML could read as syntax is backslash-escaped, so an attacker's client id cannot
+ * become a link or an image in an audit report; line breaks and control characters become
+ * spaces (a table cell is one line). */
 static void md_escape(const char *s)
 {
 	for (; s && *s; s++) {
-		if (*s == '|' || *s == '`')
+		unsigned char c = (unsigned char)*s;
+		if (strchr("\\`*_{}[]()<>#+-.!|~&", c) && c)
 			putchar('\\');
-		putchar(*s == '\n' ? ' ' : *s);
+		putchar(c < 0x20 || c == 0x7f ? ' ' : c);
 	}
 }
 
