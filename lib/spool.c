@@ -29,6 +29,9 @@ struct dd_spool {
 	int deadfd;
 	int lockfd;
 	atomic_uint seq;
+	/* The largest time in a message name so far: names only grow, so the spool's order (the
+	 * syslog sink's delivery order) survives a wall clock stepping back, across restarts. */
+	_Atomic uint64_t last_us;
 };
 
 bool dd_spool_key_ok(const char *key, size_t len)
@@ -92,6 +95,19 @@ int dd_spool_open(const char *dir, struct dd_spool **ret)
 		goto fail;
 	}
 	remove_temps(s);
+	char **names;
+	size_t n;
+	if (dd_spool_list(s, &names, &n) == 0) {
+		uint64_t last = 0;
+		for (size_t i = 0; i < n; i++) {
+			uint64_t us =
+			    strtoull(names[i], NULL, 16); /* the 16 hex digits before '-' */
+			if (us > last && us != UINT64_MAX)
+				last = us;
+		}
+		atomic_store(&s->last_us, last);
+		dd_spool_list_free(names, n);
+	}
 	*ret = s;
 	return 0;
 fail:
@@ -172,7 +188,11 @@ int dd_spool_put(struct dd_spool *s, const struct dd_spool_meta *m, const void *
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	uint64_t us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	uint64_t now = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	uint64_t last = atomic_load(&s->last_us), us;
+	do
+		us = now > last ? now : last + 1;
+	while (!atomic_compare_exchange_weak(&s->last_us, &last, us));
 	unsigned seq = atomic_fetch_add(&s->seq, 1u);
 	snprintf(name, DD_SPOOL_NAME_MAX, "%016" PRIx64 "-%08x.msg", us, seq);
 	return write_file(s, name, m, data, len, size);

@@ -592,6 +592,36 @@ static void test_spool_roundtrip(void **unused)
 	driftd_buf_free(&b);
 }
 
+/* Names only grow: a message spooled after a restart sorts after every message already there,
+ * even one named from a clock that was ahead (a wall clock that stepped back since). */
+static void test_spool_order_survives_clock_steps(void **unused)
+{
+	char dir[300], from[600], to[600];
+	snprintf(dir, sizeof(dir), "%s/spool-order", tmpdir);
+	struct dd_spool *s;
+	assert_int_equal(dd_spool_open(dir, &s), 0);
+	struct dd_spool_meta m = {.key = "early", .created_ms = 1, .next_ms = 1};
+	char name[DD_SPOOL_NAME_MAX];
+	assert_int_equal(dd_spool_put(s, &m, "a", 1, name, NULL), 0);
+	dd_spool_close(s);
+	/* as if written when the clock read the year 2500 */
+	snprintf(from, sizeof(from), "%s/%s", dir, name);
+	snprintf(to, sizeof(to), "%s/%016llx-00000000.msg", dir, 16725225600000000ULL);
+	assert_int_equal(rename(from, to), 0);
+	assert_int_equal(dd_spool_open(dir, &s), 0);
+	snprintf(m.key, sizeof(m.key), "later");
+	assert_int_equal(dd_spool_put(s, &m, "b", 1, name, NULL), 0);
+	char **names;
+	size_t n;
+	assert_int_equal(dd_spool_list(s, &names, &n), 0);
+	assert_int_equal(n, 2);
+	struct dd_spool_meta got;
+	assert_int_equal(dd_spool_read(s, names[1], &got, NULL, NULL), 0);
+	assert_string_equal(got.key, "later");
+	dd_spool_list_free(names, n);
+	dd_spool_close(s);
+}
+
 static void test_spool_corrupt(void **unused)
 {
 	char dir[300], path[600];
@@ -871,6 +901,7 @@ int main(void)
 	    cmocka_unit_test(test_backoff),
 	    cmocka_unit_test(test_spool_roundtrip),
 	    cmocka_unit_test(test_spool_corrupt),
+	    cmocka_unit_test(test_spool_order_survives_clock_steps),
 	    cmocka_unit_test(test_sink_spool_and_recovery),
 	    cmocka_unit_test(test_close_interrupts_transfer),
 	    cmocka_unit_test(test_write_failure),
