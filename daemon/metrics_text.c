@@ -416,8 +416,8 @@ void dd_metrics_render(const struct dd_metrics_sample *s, bool healthy, const ch
 	         "Alerts the receiver accepted (webhook 2xx, syslog sent).", false, k_delivered);
 	per_sink(out, s, "driftd_sink_failures_total", "counter",
 	         "Delivery attempts that failed and are retried.", false, k_failed);
-	per_sink(out, s, "driftd_sink_dropped_total", "counter",
-	         "Alerts given up: dead letters.", false, k_dropped);
+	per_sink(out, s, "driftd_sink_dropped_total", "counter", "Alerts given up: dead letters.",
+	         false, k_dropped);
 	per_sink(out, s, "driftd_sink_queue_depth", "gauge", "Alerts waiting for the receiver.",
 	         false, k_queued);
 	per_sink(out, s, "driftd_spool_messages", "gauge", "Alerts in the durable spool.", true,
