@@ -488,4 +488,26 @@ static inline void so_put_f64(uint8_t *p, double d)
 	so_put_u64(p, u);
 }
 
+/* Control charts (cusum, ewma, shewhart): a constant warm-up has sigma 0, so the first
+ * different value is a drift and equal ones never are; the next value starts a new warm-up. */
+static inline void so_check_constant_warmup(const struct driftd_detector_ops *o)
+{
+	struct dd_instance *in = so_new(o, NULL);
+	struct driftd_verdict v;
+	for (int i = 0; i < 100; i++) {
+		assert_int_equal(dd_instance_update_number(in, 0.1), 0);
+		assert_int_equal(o->evaluate(&in->ctx, &v), 0);
+		assert_false(v.drift);
+	}
+	assert_true(v.threshold == 0.0 && v.score == 0.0);
+	assert_int_equal(dd_instance_update_number(in, 0.1 + 1e-12), 0);
+	assert_int_equal(o->evaluate(&in->ctx, &v), 0);
+	assert_true(v.drift);
+	assert_int_equal(dd_instance_update_number(in, 0.1), 0);
+	assert_int_equal(o->evaluate(&in->ctx, &v), 0);
+	assert_false(v.drift);
+	assert_true(isnan(v.threshold));
+	dd_instance_free(in);
+}
+
 #endif

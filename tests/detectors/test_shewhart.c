@@ -56,26 +56,9 @@ static void test_oracle_series(void **unused)
 	json_decref(root);
 }
 
-/* A constant warm-up has sigma 0: the first different value is a drift, equal ones never. */
 static void test_constant_warmup(void **unused)
 {
-	struct dd_instance *in = so_new(ops(), NULL);
-	struct driftd_verdict v;
-	for (int i = 0; i < 100; i++) {
-		assert_int_equal(dd_instance_update_number(in, 0.1), 0);
-		assert_int_equal(ops()->evaluate(&in->ctx, &v), 0);
-		assert_false(v.drift);
-	}
-	assert_true(v.threshold == 0.0 && v.score == 0.0);
-	assert_int_equal(dd_instance_update_number(in, 0.1 + 1e-12), 0);
-	assert_int_equal(ops()->evaluate(&in->ctx, &v), 0);
-	assert_true(v.drift);
-	/* the next value starts a new warm-up */
-	assert_int_equal(dd_instance_update_number(in, 0.1), 0);
-	assert_int_equal(ops()->evaluate(&in->ctx, &v), 0);
-	assert_false(v.drift);
-	assert_true(isnan(v.threshold));
-	dd_instance_free(in);
+	so_check_constant_warmup(ops());
 }
 
 static void test_snapshot_resume(void **unused)
