@@ -649,8 +649,12 @@ json_t *dd_monitor_save(const struct dd_monitor *m)
 	int rc = 0;
 	if (m->ref_values)
 		rc |= json_object_set(j, "ref_values", m->ref_values);
-	if (m->model_version[0])
+	if (m->model_version_hash) {
+		char hash[17];
+		snprintf(hash, sizeof(hash), "%016" PRIx64, m->model_version_hash);
 		rc |= json_object_set_new(j, "model_version", json_string(m->model_version));
+		rc |= json_object_set_new(j, "model_version_hash", json_string(hash));
+	}
 	if (m->win_ring.cap)
 		rc |= json_object_set_new(j, "win_ring", ring_save(&m->win_ring));
 	if (m->ref_ring.cap)
@@ -793,9 +797,14 @@ int dd_monitor_load(struct dd_monitor *m, const json_t *j, char *why, size_t why
 		m->skipped[i] = (uint64_t)json_integer_value(v);
 	}
 	const json_t *mv = json_object_get(j, "model_version");
-	if (mv && (!json_is_string(mv) || json_string_length(mv) > DD_MODEL_VERSION_MAX ||
-	           strlen(json_string_value(mv)) != json_string_length(mv)))
-		return bad(why, whysz, "model_version: not a version string");
+	const char *mh = json_string_value(json_object_get(j, "model_version_hash"));
+	char *end = NULL;
+	m->model_version_hash = mh ? strtoull(mh, &end, 16) : 0;
+	if (!mv != !mh ||
+	    (mv && (!json_is_string(mv) || json_string_length(mv) > DD_MODEL_VERSION_MAX ||
+	            strlen(json_string_value(mv)) != json_string_length(mv) || strlen(mh) != 16 ||
+	            *end || m->model_version_hash == 0)))
+		return bad(why, whysz, "model_version: not a version string and its hash");
 	snprintf(m->model_version, sizeof(m->model_version), "%s", mv ? json_string_value(mv) : "");
 	/* Calibration values: only while the reference is being learnt, never more than it. */
 	const json_t *rv = json_object_get(j, "ref_values");

@@ -35,7 +35,7 @@ struct dd_ring {
 	size_t cap, head, len;
 };
 
-#define DD_MODEL_VERSION_MAX 128 /* longer versions are compared on this prefix */
+#define DD_MODEL_VERSION_MAX 128 /* bytes of a version kept for alerts (the hash has all) */
 
 struct dd_monitor {
 	const struct dd_monitor_conf *conf;
@@ -64,7 +64,10 @@ struct dd_monitor {
 	double cusum;
 	double cusum_mean;
 	double cusum_sd;
-	/* on_model_change: the model version this monitor's state was built on ("" until seen) */
+	/* on_model_change: the model version this monitor's state was built on: a hash of the
+	 * whole string (0 until seen), compared per event, and a copy cut at a character for
+	 * alerts and snapshots. */
+	uint64_t model_version_hash;
 	char model_version[DD_MODEL_VERSION_MAX + 1];
 };
 

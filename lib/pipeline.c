@@ -653,27 +653,41 @@ static bool matches(const struct dd_monitor_conf *mc, const struct dd_meta *meta
 	return true;
 }
 
-/* on_model_change: the version this monitor sees now against the one its state was built on.
- * Returns 0, or -ENOMEM / a detector's error from restarting the monitor (rescope). */
-static int model_change(struct dd_pipeline *p, size_t i, const struct dd_meta *meta,
+/* The hash on_model_change compares (0: no version): FNV-1a with a final mix, once per event. */
+static uint64_t version_hash(const struct dd_meta *meta)
+{
+	if (!meta->model_version)
+		return 0;
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < meta->model_version_len; i++)
+		h = (h ^ (unsigned char)meta->model_version[i]) * 1099511628211ull;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	return h | 1;
+}
+
+/* on_model_change: the version this monitor sees now (vh, its hash) against the one its
+ * state was built on. Returns 0, or -ENOMEM / a detector's error from restarting the monitor
+ * (rescope). */
+static int model_change(struct dd_pipeline *p, size_t i, const struct dd_meta *meta, uint64_t vh,
                         const struct dd_origin *at, int64_t now_ms)
 {
 	struct dd_monitor *m = &p->mons[i];
 	const struct dd_monitor_conf *mc = m->conf;
-	if (!meta->model_version || mc->match_version)
-		return 0; /* a monitor pinned to one version never sees another */
+	if (!vh || mc->match_version || m->model_version_hash == vh)
+		return 0; /* (a monitor pinned to one version never sees another) */
+	char now[DD_MODEL_VERSION_MAX + 1], before[DD_MODEL_VERSION_MAX + 1], out[640], loc[160];
 	size_t l = meta->model_version_len < DD_MODEL_VERSION_MAX ? meta->model_version_len
 	                                                          : DD_MODEL_VERSION_MAX;
-	if (m->model_version[0] == '\0') {
-		memcpy(m->model_version, meta->model_version, l);
-		m->model_version[l] = '\0';
-		return 0;
-	}
-	if (strlen(m->model_version) == l && memcmp(m->model_version, meta->model_version, l) == 0)
-		return 0;
-	char now[DD_MODEL_VERSION_MAX + 1], before[DD_MODEL_VERSION_MAX + 1], out[640], loc[160];
 	memcpy(now, meta->model_version, l);
 	now[l] = '\0';
+	dd_utf8_cut(now);                 /* it goes into JSON */
+	if (m->model_version_hash == 0) { /* the first version this monitor sees */
+		m->model_version_hash = vh;
+		memcpy(m->model_version, now, sizeof(now));
+		return 0;
+	}
 	snprintf(before, sizeof(before), "%s", m->model_version);
 	where(at, loc, sizeof(loc));
 	static const char *const policy[] = {"alert", "rescope", "keep"};
@@ -721,7 +735,8 @@ static int model_change(struct dd_pipeline *p, size_t i, const struct dd_meta *m
 		*m = fresh;
 		dd_alert_state_init(&p->alerts[i], mc);
 	}
-	snprintf(m->model_version, sizeof(m->model_version), "%s", now);
+	m->model_version_hash = vh;
+	memcpy(m->model_version, now, sizeof(now));
 	return 0;
 }
 
@@ -760,6 +775,7 @@ int dd_pipeline_feed(struct dd_pipeline *p, const char *rec, size_t len, const s
 	p->st.records++;
 	p->st.accepted++;
 	int64_t now_ms = meta.has_ts ? meta.ts_ms : -1;
+	uint64_t vh = version_hash(&meta);
 
 	/* Telemetry: service mode watches arrival (wall clock), replay the records' own time. */
 	int64_t seen_ms = p->opts.wall_clock ? wall_ms() : now_ms;
@@ -781,7 +797,7 @@ int dd_pipeline_feed(struct dd_pipeline *p, const char *rec, size_t len, const s
 				return rc;
 			continue;
 		}
-		if ((rc = model_change(p, i, &meta, at, now_ms)) < 0)
+		if ((rc = model_change(p, i, &meta, vh, at, now_ms)) < 0)
 			return rc;
 		struct driftd_verdict v;
 		struct driftd_event ev = {

@@ -376,6 +376,44 @@ static void test_on_model_change(void **unused)
 	assert_int_equal(n, 3);
 }
 
+/* A version longer than the copy kept (multi-byte, cut at a character): the same version is
+ * never a change, one differing only in its last byte is, and the state still saves. */
+static void test_long_model_version(void **unused)
+{
+	struct dd_config *c =
+	    load("monitors:\n  - {name: a, field: /input/x, detector: page_hinkley}\n"
+	         "alerts: {sinks: []}\n");
+	char *log = NULL;
+	size_t loglen = 0;
+	FILE *lf = open_memstream(&log, &loglen);
+	struct dd_pipeline_opts o = {.log = lf, .announce = true};
+	struct dd_pipeline *p;
+	assert_int_equal(dd_pipeline_new(c, &o, &p), 0);
+	char v1[256] = "", v2[256], rec[512];
+	for (int i = 0; i < 100; i++)
+		strcat(v1, "\xc3\xa9");
+	strcpy(v2, v1);
+	v2[strlen(v2) - 1] = '\xa8'; /* the last character differs */
+	uint64_t idx = 0;
+	for (int i = 0; i < 40; i++) {
+		snprintf(rec, sizeof(rec),
+		         "{\"model\":{\"id\":\"m\",\"version\":\"%s\"},\"input\":{\"x\":1}}",
+		         i < 30 ? v1 : v2);
+		feed(p, rec, &idx);
+	}
+	json_t *doc;
+	assert_int_equal(dd_pipeline_save(p, &doc), 0);
+	json_decref(doc);
+	dd_pipeline_free(p);
+	dd_config_free(c);
+	fclose(lf);
+	int n = 0;
+	for (const char *q = log; (q = strstr(q, "driftd.model_changed")); q++)
+		n++;
+	assert_int_equal(n, 1);
+	free(log);
+}
+
 /* A model id longer than the alert keeps, made of multi-byte characters: the alert is cut at
  * a character, never left without its sentence or model.id (jansson refuses broken UTF-8). */
 static void test_long_multibyte_model_id(void **unused)
@@ -499,6 +537,7 @@ int main(void)
 	    cmocka_unit_test(test_reject_log_is_rate_limited),
 	    cmocka_unit_test(test_on_model_change),
 	    cmocka_unit_test(test_long_multibyte_model_id),
+	    cmocka_unit_test(test_long_model_version),
 	    cmocka_unit_test(test_refused_alerts_are_retried),
 	    cmocka_unit_test(test_dry_run_goes_to_the_journal_only),
 	    cmocka_unit_test(test_adopt_keeps_unchanged_monitors),
