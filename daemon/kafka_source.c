@@ -3,7 +3,8 @@
  * (daemon/state_store.c) writes the monitors' state and those positions together, and only
  * then are the offsets stored for commit (enable.auto.offset.store is off; auto-commit or
  * the explicit commits on revoke and shutdown send them). On assignment each partition
- * resumes at the snapshot's offset, and records below it are skipped. Without a state store
+ * resumes at the snapshot's offset (or the group's commit, when another member read further;
+ * a record below it means an offset reset, reported and processed). Without a state store
  * (tests, the demo) offsets are stored after each record: at least once.
  * Processing is synchronous in the poll loop, so the only queue is librdkafka's own, bounded
  * by queued.max.messages.kbytes: a slow pipeline slows fetching instead of growing memory. */
