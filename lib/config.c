@@ -1253,6 +1253,20 @@ static void parse_root(struct vctx *v, const json_t *root, struct dd_config *c)
 		check_keys(v, st, "state", stkeys);
 		get_string(v, st, "dir", false, "state", &c->state_dir);
 		get_duration(v, st, "snapshot_interval", &c->snapshot_interval_ms);
+		if (get_string(v, st, "kafka_topic", false, "state", &c->state_kafka_topic)) {
+			/* Kafka's own rule for topic names, checked here rather than at the
+			 * first snapshot. */
+			const char *t = c->state_kafka_topic;
+			bool ok = strlen(t) <= 249 && strcmp(t, ".") != 0 && strcmp(t, "..") != 0;
+			for (const char *q = t; ok && *q; q++)
+				ok = (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
+				     (*q >= '0' && *q <= '9') || *q == '.' || *q == '_' ||
+				     *q == '-';
+			if (!ok)
+				verr(v, dd_yaml_pos_value(v->doc, st, "kafka_topic"),
+				     "'kafka_topic' is not a Kafka topic name (up to 249 of "
+				     "[A-Za-z0-9._-])");
+		}
 	}
 	parse_metrics(v, root, c);
 
@@ -1377,6 +1391,7 @@ void dd_config_free(struct dd_config *c)
 	free(c->kafka.format);
 	json_decref(c->kafka.properties);
 	free(c->state_dir);
+	free(c->state_kafka_topic);
 	free(c->metrics_listen);
 	free(c->path);
 	free(c);

@@ -105,6 +105,9 @@ struct dd_config {
 	int64_t telemetry_gap_ms; /* a model silent this long is a telemetry gap (0: off) */
 	char *state_dir;
 	int64_t snapshot_interval_ms;
+	/* The second tier (multi-host): a compacted topic holding each partition's latest
+	 * state, on the source's brokers; NULL: local state only. */
+	char *state_kafka_topic;
 	char *metrics_listen; /* HOST:PORT, or NULL: no metrics endpoint */
 	/* /healthz fails when more Kafka or sink errors than these happened within the window. */
 	int64_t metrics_error_window_ms;
