@@ -35,6 +35,19 @@ struct retry {
 	json_t *alert;
 };
 
+/* A shard: every monitor's detector, window and alert state, and its group rounds, for one
+ * source partition (service mode: the Kafka Streams model, a partition is a task, so state
+ * moves between instances with its partition), or for all records (replay, the demo). */
+struct shard {
+	char *topic; /* NULL: the unpartitioned shard */
+	int32_t partition;
+	struct dd_monitor *mons;
+	struct dd_alert_state *alerts;
+	struct dd_group **groups; /* one per configured group */
+};
+
+#define DD_SHARDS_MAX 65536 /* partitions one instance may hold at once */
+
 struct dd_pipeline {
 	const struct dd_config *conf;
 	struct dd_pipeline_opts opts;
@@ -46,11 +59,16 @@ struct dd_pipeline {
 	struct driftd_value *aux;
 	size_t *aux_slot;
 	size_t *aux_base;
-	struct dd_monitor *mons;
-	struct dd_alert_state *alerts;
+	struct shard **shards; /* live shards, in the order they were opened */
+	size_t n_shards;
+	struct shard *cur; /* the shard of the previous record */
+	/* Per monitor, over the shards: how many have a notified episode open. Alerts are per
+	 * fingerprint (monitor, model, field), not per partition: the first shard to fire
+	 * notifies, the last to resolve notifies, the others are counted in between. */
+	uint32_t *firing;
+	uint64_t *announced;           /* per monitor: the model version last announced */
 	struct dd_pipeline_last *last; /* per monitor: its last verdict (metrics) */
 	json_t **collected;            /* collect mode: per monitor */
-	struct dd_group **groups;      /* one per configured group */
 	struct dd_decided *decided;    /* scratch for a group's decided round(s) */
 	struct dd_telemetry *telemetry;
 	int64_t last_tick_ms;
@@ -138,20 +156,18 @@ static bool in_group(const struct dd_monitor_conf *mc, const struct dd_config *c
 	return mc->group >= 0 && (size_t)mc->group < c->n_groups;
 }
 
-static int open_groups(struct dd_pipeline *p)
+static int open_groups(struct dd_pipeline *p, struct shard *sh)
 {
 	const struct dd_config *c = p->conf;
-	p->groups = calloc(c->n_groups + 1, sizeof(*p->groups));
+	sh->groups = calloc(c->n_groups + 1, sizeof(*sh->groups));
 	size_t *members = calloc(p->n_mons + 1, sizeof(size_t));
-	/* Enough room for every member's whole queue to be decided at once. */
-	p->decided = calloc((p->n_mons + 1) * (DD_GROUP_MAX_PENDING + 1), sizeof(*p->decided));
-	int rc = p->groups && members && p->decided ? 0 : -ENOMEM;
+	int rc = sh->groups && members ? 0 : -ENOMEM;
 	for (size_t g = 0; rc == 0 && g < c->n_groups; g++) {
 		size_t n = 0;
 		for (size_t i = 0; i < p->n_mons; i++)
 			if (in_group(&c->monitors[i], c) && (size_t)c->monitors[i].group == g)
 				members[n++] = i;
-		rc = dd_group_new(&c->groups[g], members, n, &p->groups[g]);
+		rc = dd_group_new(&c->groups[g], members, n, &sh->groups[g]);
 	}
 	free(members);
 	return rc;
@@ -165,6 +181,98 @@ static uint64_t monitor_seed(const char *name)
 	for (const char *s = name; *s; s++)
 		seed = (seed ^ (unsigned char)*s) * 1099511628211ull;
 	return seed;
+}
+
+static void shard_free(const struct dd_pipeline *p, struct shard *sh)
+{
+	if (!sh)
+		return;
+	for (size_t i = 0; sh->mons && i < p->n_mons; i++)
+		dd_monitor_done(&sh->mons[i]);
+	for (size_t g = 0; sh->groups && g < p->conf->n_groups; g++)
+		dd_group_free(sh->groups[g]);
+	free(sh->groups);
+	free(sh->mons);
+	free(sh->alerts);
+	free(sh->topic);
+	free(sh);
+}
+
+/* A shard with fresh monitors (not yet in the pipeline's list). */
+static int shard_new(struct dd_pipeline *p, const char *topic, int32_t partition,
+                     struct shard **ret)
+{
+	const struct dd_config *c = p->conf;
+	struct shard *sh = calloc(1, sizeof(*sh));
+	if (!sh)
+		return -ENOMEM;
+	sh->partition = topic ? partition : -1;
+	sh->mons = calloc(p->n_mons + 1, sizeof(*sh->mons));
+	sh->alerts = calloc(p->n_mons + 1, sizeof(*sh->alerts));
+	int rc = sh->mons && sh->alerts && (!topic || (sh->topic = strdup(topic))) ? 0 : -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < p->n_mons; i++) {
+		rc = dd_monitor_init(&sh->mons[i], &c->monitors[i],
+		                     monitor_seed(c->monitors[i].name));
+		if (rc < 0 && p->opts.log)
+			fprintf(p->opts.log, "driftd: monitor %s: cannot start detector %s: %s\n",
+			        c->monitors[i].name, c->monitors[i].detector->name, strerror(-rc));
+		dd_alert_state_init(&sh->alerts[i], &c->monitors[i]);
+	}
+	if (rc == 0)
+		rc = open_groups(p, sh);
+	if (rc < 0) {
+		shard_free(p, sh);
+		return rc;
+	}
+	*ret = sh;
+	return 0;
+}
+
+static bool shard_is(const struct shard *sh, const char *topic, int32_t partition)
+{
+	if (!topic || !sh->topic)
+		return !topic && !sh->topic;
+	return sh->partition == partition && strcmp(sh->topic, topic) == 0;
+}
+
+static struct shard *shard_find(const struct dd_pipeline *p, const char *topic, int32_t partition)
+{
+	for (size_t k = 0; k < p->n_shards; k++)
+		if (shard_is(p->shards[k], topic, partition))
+			return p->shards[k];
+	return NULL;
+}
+
+/* Whether monitor i's alert in sh counts as a notified open episode. */
+static bool notified_firing(const struct shard *sh, size_t i)
+{
+	return sh->alerts[i].firing && !sh->alerts[i].muted;
+}
+
+/* Put sh in the pipeline (in place of the shard of the same key, which is freed). */
+static int shard_put(struct dd_pipeline *p, struct shard *sh)
+{
+	for (size_t k = 0; k < p->n_shards; k++)
+		if (shard_is(p->shards[k], sh->topic, sh->partition)) {
+			for (size_t i = 0; i < p->n_mons; i++)
+				p->firing[i] += (uint32_t)notified_firing(sh, i) -
+				                (uint32_t)notified_firing(p->shards[k], i);
+			if (p->cur == p->shards[k])
+				p->cur = sh;
+			shard_free(p, p->shards[k]);
+			p->shards[k] = sh;
+			return 0;
+		}
+	if (p->n_shards >= DD_SHARDS_MAX)
+		return -E2BIG;
+	struct shard **ns = realloc(p->shards, (p->n_shards + 1) * sizeof(*ns));
+	if (!ns)
+		return -ENOMEM;
+	p->shards = ns;
+	p->shards[p->n_shards++] = sh;
+	for (size_t i = 0; i < p->n_mons; i++)
+		p->firing[i] += notified_firing(sh, i);
+	return 0;
 }
 
 int dd_pipeline_new(const struct dd_config *c, const struct dd_pipeline_opts *opts,
@@ -192,12 +300,14 @@ int dd_pipeline_new(const struct dd_config *c, const struct dd_pipeline_opts *op
 	p->aux = calloc(n_aux + 1, sizeof(*p->aux));
 	p->aux_slot = calloc(n_aux + 1, sizeof(*p->aux_slot));
 	p->aux_base = calloc(p->n_mons + 1, sizeof(*p->aux_base));
-	p->mons = calloc(p->n_mons + 1, sizeof(*p->mons));
-	p->alerts = calloc(p->n_mons + 1, sizeof(*p->alerts));
+	p->firing = calloc(p->n_mons + 1, sizeof(*p->firing));
+	p->announced = calloc(p->n_mons + 1, sizeof(*p->announced));
 	p->collected = calloc(p->n_mons + 1, sizeof(*p->collected));
 	p->last = calloc(p->n_mons + 1, sizeof(*p->last));
-	if (!ptrs || !p->vals || !p->mons || !p->alerts || !p->collected || !p->aux ||
-	    !p->aux_slot || !p->aux_base || !p->last)
+	/* Enough room for every member's whole queue to be decided at once. */
+	p->decided = calloc((p->n_mons + 1) * (DD_GROUP_MAX_PENDING + 1), sizeof(*p->decided));
+	if (!ptrs || !p->vals || !p->firing || !p->announced || !p->collected || !p->aux ||
+	    !p->aux_slot || !p->aux_base || !p->last || !p->decided)
 		goto fail;
 	for (size_t i = 0; p->opts.collect && i < p->n_mons; i++)
 		if (!(p->collected[i] = json_array()))
@@ -232,22 +342,17 @@ int dd_pipeline_new(const struct dd_config *c, const struct dd_pipeline_opts *op
 	rc = dd_decoder_new(&lim, &p->dec);
 	if (rc < 0)
 		goto fail;
-	for (size_t i = 0; i < p->n_mons; i++) {
-		rc = dd_monitor_init(&p->mons[i], &c->monitors[i],
-		                     monitor_seed(c->monitors[i].name));
-		if (rc < 0) {
-			if (p->opts.log)
-				fprintf(p->opts.log,
-				        "driftd: monitor %s: cannot start detector %s: %s\n",
-				        c->monitors[i].name, c->monitors[i].detector->name,
-				        strerror(-rc));
-			goto fail;
-		}
-		dd_alert_state_init(&p->alerts[i], &c->monitors[i]);
-	}
-	rc = open_groups(p);
-	if (rc < 0)
+	/* Partitioned: shards open as partitions are assigned (or first seen). Otherwise the
+	 * one unpartitioned shard; it also checks that every detector starts. */
+	struct shard *sh = NULL;
+	if ((rc = shard_new(p, NULL, -1, &sh)) < 0)
 		goto fail;
+	if (p->opts.partitioned)
+		shard_free(p, sh);
+	else if ((rc = shard_put(p, sh)) < 0) {
+		shard_free(p, sh);
+		goto fail;
+	}
 	rc = dd_telemetry_new(c->telemetry_gap_ms, &p->telemetry);
 	if (rc < 0)
 		goto fail;
@@ -269,8 +374,9 @@ void dd_pipeline_free(struct dd_pipeline *p)
 {
 	if (!p)
 		return;
-	for (size_t i = 0; p->mons && i < p->n_mons; i++)
-		dd_monitor_done(&p->mons[i]);
+	for (size_t k = 0; k < p->n_shards; k++)
+		shard_free(p, p->shards[k]);
+	free(p->shards);
 	dd_pipeline_close_sinks(p);
 	for (size_t i = 0; i < p->n_retry; i++) {
 		free(p->retry[i].sink);
@@ -280,16 +386,13 @@ void dd_pipeline_free(struct dd_pipeline *p)
 	for (size_t i = 0; i < p->n_topics; i++)
 		free(p->topics[i]);
 	free(p->topics);
-	for (size_t g = 0; p->groups && g < p->conf->n_groups; g++)
-		dd_group_free(p->groups[g]);
-	free(p->groups);
 	free(p->decided);
 	dd_telemetry_free(p->telemetry);
 	for (size_t i = 0; p->collected && i < p->n_mons; i++)
 		json_decref(p->collected[i]);
 	free(p->collected);
-	free(p->mons);
-	free(p->alerts);
+	free(p->firing);
+	free(p->announced);
 	free(p->last);
 	free(p->vals);
 	free(p->aux);
@@ -383,10 +486,10 @@ static void deliver(struct dd_pipeline *p, json_t *alert);
 static bool retry_later(struct dd_pipeline *p, const char *sink, json_t *alert);
 static void deliver_to(struct dd_pipeline *p, json_t *alert, const struct driftd_sink_ops *only);
 
-static void notify(struct dd_pipeline *p, size_t i, enum dd_transition tr, const struct dd_held *h,
-                   double p_adjusted)
+static void notify(struct dd_pipeline *p, struct shard *sh, size_t i, enum dd_transition tr,
+                   const struct dd_held *h, double p_adjusted)
 {
-	struct dd_alert_state *a = &p->alerts[i];
+	struct dd_alert_state *a = &sh->alerts[i];
 	const struct dd_monitor_conf *mc = &p->conf->monitors[i];
 	struct dd_alert_info info = {
 	    .monitor = mc,
@@ -630,15 +733,34 @@ void dd_pipeline_tick(struct dd_pipeline *p, int64_t now_ms)
 		retry_now(p);
 }
 
-/* A verdict that is final (alone, or decided with its group): trace it and step its alert. */
-static void decided(struct dd_pipeline *p, size_t i, const struct dd_held *h, double p_adjusted)
+/* The first shard (in opening order) with a notified episode of monitor i open: it alone
+ * sends the repeats while several partitions fire. */
+static const struct shard *repeater(const struct dd_pipeline *p, size_t i)
 {
-	const struct dd_monitor *m = &p->mons[i];
+	for (size_t k = 0; k < p->n_shards; k++)
+		if (notified_firing(p->shards[k], i))
+			return p->shards[k];
+	return NULL;
+}
+
+/* A verdict that is final (alone, or decided with its group): trace it and step its alert.
+ * One notification per fingerprint across the shards: a partition that starts firing while
+ * another already fires, or resolves while another still fires, is only counted. */
+static void decided(struct dd_pipeline *p, struct shard *sh, size_t i, const struct dd_held *h,
+                    double p_adjusted)
+{
+	const struct dd_monitor *m = &sh->mons[i];
 	if (p->opts.trace)
 		trace_verdict(p, m, &h->v, &h->at, p_adjusted);
-	enum dd_transition tr = dd_alert_step(&p->alerts[i], m->conf, &h->v, &h->at, h->now_ms);
+	enum dd_transition tr = dd_alert_step(&sh->alerts[i], m->conf, &h->v, &h->at, h->now_ms);
+	if (tr == DD_TRANSITION_FIRING && p->firing[i]++ > 0)
+		tr = DD_TRANSITION_NONE;
+	else if (tr == DD_TRANSITION_RESOLVED && p->firing[i] > 0 && --p->firing[i] > 0)
+		tr = DD_TRANSITION_NONE;
+	else if (tr == DD_TRANSITION_REPEAT && repeater(p, i) != sh)
+		tr = DD_TRANSITION_NONE;
 	if (tr != DD_TRANSITION_NONE)
-		notify(p, i, tr, h, p_adjusted);
+		notify(p, sh, i, tr, h, p_adjusted);
 }
 
 static bool matches(const struct dd_monitor_conf *mc, const struct dd_meta *meta)
@@ -670,10 +792,11 @@ static uint64_t version_hash(const struct dd_meta *meta)
 /* on_model_change: the version this monitor sees now (vh, its hash) against the one its
  * state was built on. Returns 0, or -ENOMEM / a detector's error from restarting the monitor
  * (rescope). */
-static int model_change(struct dd_pipeline *p, size_t i, const struct dd_meta *meta, uint64_t vh,
-                        const struct dd_origin *at, int64_t now_ms)
+static int model_change(struct dd_pipeline *p, struct shard *sh, size_t i,
+                        const struct dd_meta *meta, uint64_t vh, const struct dd_origin *at,
+                        int64_t now_ms)
 {
-	struct dd_monitor *m = &p->mons[i];
+	struct dd_monitor *m = &sh->mons[i];
 	const struct dd_monitor_conf *mc = m->conf;
 	if (!vh || mc->match_version || m->model_version_hash == vh)
 		return 0; /* (a monitor pinned to one version never sees another) */
@@ -686,8 +809,13 @@ static int model_change(struct dd_pipeline *p, size_t i, const struct dd_meta *m
 	if (m->model_version_hash == 0) { /* the first version this monitor sees */
 		m->model_version_hash = vh;
 		memcpy(m->model_version, now, sizeof(now));
+		if (!p->announced[i])
+			p->announced[i] = vh;
 		return 0;
 	}
+	/* Every partition's shard sees the change; one alert says it (the first to see it). */
+	bool announce = p->announced[i] != vh;
+	p->announced[i] = vh;
 	snprintf(before, sizeof(before), "%s", m->model_version);
 	where(at, loc, sizeof(loc));
 	static const char *const policy[] = {"alert", "rescope", "keep"};
@@ -723,7 +851,10 @@ static int model_change(struct dd_pipeline *p, size_t i, const struct dd_meta *m
 	    .fields = f,
 	    .time_ms = now_ms >= 0 ? now_ms : wall_ms(),
 	};
-	dd_pipeline_self_alert(p, &sa);
+	if (announce)
+		dd_pipeline_self_alert(p, &sa);
+	else
+		json_decref(f);
 	if (mc->on_model_change == DD_MODEL_CHANGE_RESCOPE) {
 		struct dd_monitor fresh;
 		int rc = dd_monitor_init(&fresh, mc, monitor_seed(mc->name));
@@ -733,7 +864,8 @@ static int model_change(struct dd_pipeline *p, size_t i, const struct dd_meta *m
 		}
 		dd_monitor_done(m);
 		*m = fresh;
-		dd_alert_state_init(&p->alerts[i], mc);
+		p->firing[i] -= notified_firing(sh, i);
+		dd_alert_state_init(&sh->alerts[i], mc);
 	}
 	m->model_version_hash = vh;
 	memcpy(m->model_version, now, sizeof(now));
@@ -759,6 +891,22 @@ static int collect(struct dd_pipeline *p, size_t i)
 const json_t *dd_pipeline_collected(const struct dd_pipeline *p, size_t i)
 {
 	return p->collected ? p->collected[i] : NULL;
+}
+
+/* The shard a record goes to: its partition's (opened fresh when there is none: a partition
+ * the source did not announce, or no state store), or the unpartitioned one. */
+static int shard_for(struct dd_pipeline *p, const struct dd_origin *at, struct shard **ret)
+{
+	const char *topic = p->opts.partitioned && at->kafka ? at->topic : NULL;
+	int32_t partition = topic ? at->partition : -1;
+	if ((*ret = shard_find(p, topic, partition)))
+		return 0;
+	struct shard *sh;
+	int rc = shard_new(p, topic, partition, &sh);
+	if (rc == 0 && (rc = shard_put(p, sh)) < 0)
+		shard_free(p, sh);
+	*ret = rc == 0 ? sh : NULL;
+	return rc;
 }
 
 int dd_pipeline_feed(struct dd_pipeline *p, const char *rec, size_t len, const struct dd_origin *at)
@@ -787,8 +935,15 @@ int dd_pipeline_feed(struct dd_pipeline *p, const char *rec, size_t len, const s
 			dd_pipeline_tick(p, seen_ms);
 	}
 
+	struct shard *sh = p->cur;
+	if (!sh ||
+	    (p->opts.partitioned && !shard_is(sh, at->kafka ? at->topic : NULL, at->partition))) {
+		if ((rc = shard_for(p, at, &sh)) < 0)
+			return rc;
+		p->cur = sh;
+	}
 	for (size_t i = 0; i < p->n_mons; i++) {
-		struct dd_monitor *m = &p->mons[i];
+		struct dd_monitor *m = &sh->mons[i];
 		if (!matches(m->conf, &meta))
 			continue;
 		if (p->opts.collect) {
@@ -797,7 +952,7 @@ int dd_pipeline_feed(struct dd_pipeline *p, const char *rec, size_t len, const s
 				return rc;
 			continue;
 		}
-		if ((rc = model_change(p, i, &meta, vh, at, now_ms)) < 0)
+		if ((rc = model_change(p, sh, i, &meta, vh, at, now_ms)) < 0)
 			return rc;
 		struct driftd_verdict v;
 		struct driftd_event ev = {
@@ -837,15 +992,15 @@ int dd_pipeline_feed(struct dd_pipeline *p, const char *rec, size_t len, const s
 			h.has_model = true;
 		}
 		if (!in_group(m->conf, p->conf)) {
-			decided(p, i, &h, (double)NAN);
+			decided(p, sh, i, &h, (double)NAN);
 			continue;
 		}
 		/* A group may decide later, after the detector's state (which the evidence points
 		 * into) has moved on; grouped detectors are p-value tests without evidence. */
 		h.v.evidence = NULL;
-		size_t n = dd_group_offer(p->groups[m->conf->group], i, &h, p->decided);
+		size_t n = dd_group_offer(sh->groups[m->conf->group], i, &h, p->decided);
 		for (size_t k = 0; k < n; k++)
-			decided(p, p->decided[k].monitor, &p->decided[k].held,
+			decided(p, sh, p->decided[k].monitor, &p->decided[k].held,
 			        p->decided[k].p_adjusted);
 	}
 	return 0;
@@ -866,33 +1021,68 @@ static const char *intern_topic(struct dd_pipeline *p, const char *t);
 
 /* Verdicts held for unfinished group rounds move with their monitor when the group keeps its
  * name and the monitor its definition (else they belong to a test that no longer exists). */
-static void adopt_groups(struct dd_pipeline *p, struct dd_pipeline *old)
+static void adopt_groups(struct dd_pipeline *p, struct shard *sh, const struct dd_pipeline *old,
+                         const struct shard *osh)
 {
 	struct dd_held q[DD_GROUP_MAX_PENDING];
-	for (size_t g = 0; p->groups && g < p->conf->n_groups; g++)
-		for (size_t og = 0; old->groups && og < old->conf->n_groups; og++) {
+	for (size_t g = 0; g < p->conf->n_groups; g++)
+		for (size_t og = 0; og < old->conf->n_groups; og++) {
 			if (strcmp(p->conf->groups[g].name, old->conf->groups[og].name) != 0)
 				continue;
-			for (size_t k = 0; k < dd_group_size(p->groups[g]); k++) {
+			for (size_t k = 0; k < dd_group_size(sh->groups[g]); k++) {
 				const struct dd_monitor_conf *mc =
-				    &p->conf->monitors[dd_group_member(p->groups[g], k)];
-				for (size_t ok = 0; ok < dd_group_size(old->groups[og]); ok++) {
+				    &p->conf->monitors[dd_group_member(sh->groups[g], k)];
+				for (size_t ok = 0; ok < dd_group_size(osh->groups[og]); ok++) {
 					const struct dd_monitor_conf *oc =
 					    &old->conf
-					         ->monitors[dd_group_member(old->groups[og], ok)];
+					         ->monitors[dd_group_member(osh->groups[og], ok)];
 					if (!same_definition(mc, oc))
 						continue;
-					size_t n = dd_group_pending(old->groups[og], ok, q);
+					size_t n = dd_group_pending(osh->groups[og], ok, q);
 					/* the old pipeline's topic names go with it */
 					for (size_t i = 0; i < n; i++)
 						if (q[i].at.topic)
 							q[i].at.topic =
 							    intern_topic(p, q[i].at.topic);
-					dd_group_set_pending(p->groups[g], k, q, n);
+					dd_group_set_pending(sh->groups[g], k, q, n);
 					break;
 				}
 			}
 		}
+}
+
+/* Move the state of every monitor of osh whose definition is unchanged into sh. */
+static size_t adopt_shard(struct dd_pipeline *p, struct shard *sh, struct dd_pipeline *old,
+                          struct shard *osh)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < p->n_mons; i++)
+		for (size_t j = 0; j < old->n_mons; j++) {
+			if (!same_definition(&p->conf->monitors[i], &old->conf->monitors[j]))
+				continue;
+			struct dd_monitor tmp = sh->mons[i];
+			sh->mons[i] = osh->mons[j];
+			osh->mons[j] = tmp;
+			/* Each monitor points at the configuration that owns it. The adopted
+			 * instance takes the new configuration's parameter block (equal values):
+			 * text and list parameters point into the configuration, and the old one
+			 * is freed after the reload. */
+			sh->mons[i].conf = &p->conf->monitors[i];
+			osh->mons[j].conf = &old->conf->monitors[j];
+			memcpy((void *)sh->mons[i].inst->ctx.config, p->conf->monitors[i].params,
+			       p->conf->monitors[i].detector->config_size);
+			memcpy((void *)osh->mons[j].inst->ctx.config, old->conf->monitors[j].params,
+			       old->conf->monitors[j].detector->config_size);
+			sh->alerts[i] = osh->alerts[j];
+			if (p->last[i].set == false)
+				p->last[i] = old->last[j];
+			if (!p->announced[i])
+				p->announced[i] = old->announced[j];
+			kept++;
+			break;
+		}
+	adopt_groups(p, sh, old, osh);
+	return kept;
 }
 
 size_t dd_pipeline_adopt(struct dd_pipeline *p, struct dd_pipeline *old)
@@ -907,29 +1097,25 @@ size_t dd_pipeline_adopt(struct dd_pipeline *p, struct dd_pipeline *old)
 		json_decref(old->retry[i].alert);
 	}
 	old->n_retry = 0;
-	for (size_t i = 0; i < p->n_mons; i++)
-		for (size_t j = 0; j < old->n_mons; j++) {
-			if (!same_definition(&p->conf->monitors[i], &old->conf->monitors[j]))
-				continue;
-			struct dd_monitor tmp = p->mons[i];
-			p->mons[i] = old->mons[j];
-			old->mons[j] = tmp;
-			/* Each monitor points at the configuration that owns it. The adopted
-			 * instance takes the new configuration's parameter block (equal values):
-			 * text and list parameters point into the configuration, and the old one
-			 * is freed after the reload. */
-			p->mons[i].conf = &p->conf->monitors[i];
-			old->mons[j].conf = &old->conf->monitors[j];
-			memcpy((void *)p->mons[i].inst->ctx.config, p->conf->monitors[i].params,
-			       p->conf->monitors[i].detector->config_size);
-			memcpy((void *)old->mons[j].inst->ctx.config, old->conf->monitors[j].params,
-			       old->conf->monitors[j].detector->config_size);
-			p->alerts[i] = old->alerts[j];
-			p->last[i] = old->last[j];
-			kept++;
-			break;
+	/* Shard by shard: the new pipeline holds the same partitions as the old one. A shard
+	 * that cannot be opened (no memory) starts fresh when its next record comes. */
+	for (size_t k = 0; k < old->n_shards; k++) {
+		struct shard *osh = old->shards[k], *sh = shard_find(p, osh->topic, osh->partition);
+		if (!sh && shard_new(p, osh->topic, osh->partition, &sh) == 0 &&
+		    shard_put(p, sh) < 0) {
+			shard_free(p, sh);
+			sh = NULL;
 		}
-	adopt_groups(p, old);
+		if (!sh)
+			continue;
+		size_t n = adopt_shard(p, sh, old, osh);
+		kept = n > kept ? n : kept;
+	}
+	for (size_t i = 0; i < p->n_mons; i++) {
+		p->firing[i] = 0;
+		for (size_t k = 0; k < p->n_shards; k++)
+			p->firing[i] += notified_firing(p->shards[k], i);
+	}
 	return kept;
 }
 
@@ -953,14 +1139,14 @@ static json_t *held_save(const struct dd_held *h)
 }
 
 /* {group: {member monitor: [held, ...]}}, members with an empty queue left out. */
-static json_t *save_groups(const struct dd_pipeline *p)
+static json_t *save_groups(const struct dd_pipeline *p, const struct shard *sh)
 {
 	json_t *out = json_object();
 	struct dd_held q[DD_GROUP_MAX_PENDING];
-	for (size_t g = 0; out && p->groups && g < p->conf->n_groups; g++) {
+	for (size_t g = 0; out && g < p->conf->n_groups; g++) {
 		json_t *members = json_object();
-		for (size_t k = 0; members && k < dd_group_size(p->groups[g]); k++) {
-			size_t n = dd_group_pending(p->groups[g], k, q);
+		for (size_t k = 0; members && k < dd_group_size(sh->groups[g]); k++) {
+			size_t n = dd_group_pending(sh->groups[g], k, q);
 			if (n == 0)
 				continue;
 			json_t *arr = json_array();
@@ -969,7 +1155,7 @@ static json_t *save_groups(const struct dd_pipeline *p)
 					json_decref(arr);
 					arr = NULL;
 				}
-			size_t mi = dd_group_member(p->groups[g], k);
+			size_t mi = dd_group_member(sh->groups[g], k);
 			if (!arr ||
 			    json_object_set_new(members, p->conf->monitors[mi].name, arr) < 0) {
 				json_decref(members);
@@ -1056,13 +1242,13 @@ struct group_queues {
 	size_t total; /* members over all groups */
 };
 
-static int groups_parse(struct dd_pipeline *p, const json_t *doc, const bool *loaded,
-                        struct group_queues *gq, char *why, size_t whysz)
+static int groups_parse(struct dd_pipeline *p, const struct shard *sh, const json_t *doc,
+                        const bool *loaded, struct group_queues *gq, char *why, size_t whysz)
 {
 	const json_t *groups = json_object_get(doc, "groups");
 	gq->total = 0;
-	for (size_t g = 0; p->groups && g < p->conf->n_groups; g++)
-		gq->total += dd_group_size(p->groups[g]);
+	for (size_t g = 0; g < p->conf->n_groups; g++)
+		gq->total += dd_group_size(sh->groups[g]);
 	gq->q = calloc(gq->total + 1, sizeof(*gq->q));
 	gq->n = calloc(gq->total + 1, sizeof(*gq->n));
 	if (!gq->q || !gq->n)
@@ -1074,10 +1260,10 @@ static int groups_parse(struct dd_pipeline *p, const json_t *doc, const bool *lo
 		return -EBADMSG;
 	}
 	size_t base = 0;
-	for (size_t g = 0; p->groups && g < p->conf->n_groups; g++) {
+	for (size_t g = 0; g < p->conf->n_groups; g++) {
 		const json_t *members = json_object_get(groups, p->conf->groups[g].name);
-		for (size_t k = 0; k < dd_group_size(p->groups[g]); k++) {
-			size_t mi = dd_group_member(p->groups[g], k);
+		for (size_t k = 0; k < dd_group_size(sh->groups[g]); k++) {
+			size_t mi = dd_group_member(sh->groups[g], k);
 			const json_t *arr = json_object_get(members, p->conf->monitors[mi].name);
 			if (!arr || !loaded[mi])
 				continue;
@@ -1098,22 +1284,22 @@ static int groups_parse(struct dd_pipeline *p, const json_t *doc, const bool *lo
 				}
 			gq->n[base + k] = json_array_size(arr);
 		}
-		base += dd_group_size(p->groups[g]);
+		base += dd_group_size(sh->groups[g]);
 	}
 	return 0;
 }
 
-static void groups_apply(struct dd_pipeline *p, const struct group_queues *gq)
+static void groups_apply(struct dd_pipeline *p, struct shard *sh, const struct group_queues *gq)
 {
 	size_t base = 0;
-	for (size_t g = 0; p->groups && g < p->conf->n_groups; g++) {
-		for (size_t k = 0; k < dd_group_size(p->groups[g]); k++)
-			dd_group_set_pending(p->groups[g], k, gq->q[base + k], gq->n[base + k]);
-		base += dd_group_size(p->groups[g]);
+	for (size_t g = 0; g < p->conf->n_groups; g++) {
+		for (size_t k = 0; k < dd_group_size(sh->groups[g]); k++)
+			dd_group_set_pending(sh->groups[g], k, gq->q[base + k], gq->n[base + k]);
+		base += dd_group_size(sh->groups[g]);
 	}
 }
 
-int dd_pipeline_save(const struct dd_pipeline *p, json_t **out)
+static int shard_save(const struct dd_pipeline *p, const struct shard *sh, json_t **out)
 {
 	*out = NULL;
 	json_t *mons = json_object();
@@ -1123,8 +1309,8 @@ int dd_pipeline_save(const struct dd_pipeline *p, json_t **out)
 		const struct dd_monitor_conf *mc = &p->conf->monitors[i];
 		char digest[65];
 		dd_monitor_digest(mc, digest);
-		json_t *m = dd_monitor_save(&p->mons[i]);
-		json_t *a = dd_alert_state_save(&p->alerts[i]);
+		json_t *m = dd_monitor_save(&sh->mons[i]);
+		json_t *a = dd_alert_state_save(&sh->alerts[i]);
 		json_t *e = m && a ? json_pack("{s:s, s:o, s:o}", "digest", digest, "monitor", m,
 		                               "alert", a)
 		                   : NULL;
@@ -1137,7 +1323,7 @@ int dd_pipeline_save(const struct dd_pipeline *p, json_t **out)
 			return -ENOMEM;
 		}
 	}
-	json_t *groups = save_groups(p);
+	json_t *groups = save_groups(p, sh);
 	if (!groups) {
 		json_decref(mons);
 		return -ENOMEM;
@@ -1147,10 +1333,26 @@ int dd_pipeline_save(const struct dd_pipeline *p, json_t **out)
 	return *out ? 0 : -ENOMEM;
 }
 
-int dd_pipeline_load(struct dd_pipeline *p, const json_t *doc, struct dd_load_report *r, char *why,
-                     size_t whysz)
+int dd_pipeline_shard_save(const struct dd_pipeline *p, const char *topic, int32_t partition,
+                           json_t **out)
 {
-	*r = (struct dd_load_report){0};
+	const struct shard *sh = shard_find(p, topic, partition);
+	if (!sh) {
+		*out = NULL;
+		return -ENOENT;
+	}
+	return shard_save(p, sh, out);
+}
+
+int dd_pipeline_save(const struct dd_pipeline *p, json_t **out)
+{
+	return dd_pipeline_shard_save(p, NULL, -1, out);
+}
+
+/* Load doc into the fresh shard sh (not yet in the pipeline). */
+static int shard_load(struct dd_pipeline *p, struct shard *sh, const json_t *doc,
+                      struct dd_load_report *r, char *why, size_t whysz)
+{
 	const json_t *mons = json_object_get(doc, "monitors");
 	const json_t *fmt = json_object_get(doc, "format");
 	if (!json_is_integer(fmt) || json_integer_value(fmt) != DD_STATE_FORMAT ||
@@ -1158,29 +1360,26 @@ int dd_pipeline_load(struct dd_pipeline *p, const json_t *doc, struct dd_load_re
 		snprintf(why, whysz, "not a driftd state document of format %d", DD_STATE_FORMAT);
 		return -EBADMSG;
 	}
-	/* Into fresh monitors first: the pipeline changes only if the whole document loads. */
-	struct dd_monitor *nm = calloc(p->n_mons + 1, sizeof(*nm));
-	struct dd_alert_state *na = calloc(p->n_mons + 1, sizeof(*na));
 	bool *loaded = calloc(p->n_mons + 1, sizeof(bool));
-	int rc = nm && na && loaded ? 0 : -ENOMEM;
+	int rc = loaded ? 0 : -ENOMEM;
 	for (size_t i = 0; rc == 0 && i < p->n_mons; i++) {
 		const struct dd_monitor_conf *mc = &p->conf->monitors[i];
-		if ((rc = dd_monitor_init(&nm[i], mc, monitor_seed(mc->name))) < 0)
-			break;
-		dd_alert_state_init(&na[i], mc);
 		const json_t *e = json_object_get(mons, mc->name);
-		if (!e)
+		if (!e) {
+			r->fresh++;
 			continue;
+		}
 		char digest[65], sub[400] = "";
 		dd_monitor_digest(mc, digest);
 		const char *d = json_string_value(json_object_get(e, "digest"));
 		if (!d || strcmp(d, digest) != 0) {
 			r->changed++;
+			r->fresh++;
 			continue;
 		}
-		rc = dd_monitor_load(&nm[i], json_object_get(e, "monitor"), sub, sizeof(sub));
+		rc = dd_monitor_load(&sh->mons[i], json_object_get(e, "monitor"), sub, sizeof(sub));
 		if (rc == 0)
-			rc = dd_alert_state_load(&na[i], json_object_get(e, "alert"), sub,
+			rc = dd_alert_state_load(&sh->alerts[i], json_object_get(e, "alert"), sub,
 			                         sizeof(sub));
 		if (rc < 0) {
 			snprintf(why, whysz, "monitor %s: %s", mc->name,
@@ -1188,35 +1387,83 @@ int dd_pipeline_load(struct dd_pipeline *p, const json_t *doc, struct dd_load_re
 			break;
 		}
 		loaded[i] = true;
+		r->restored++;
 	}
 	struct group_queues gq = {0};
 	if (rc == 0)
-		rc = groups_parse(p, doc, loaded, &gq, why, whysz);
+		rc = groups_parse(p, sh, doc, loaded, &gq, why, whysz);
 	if (rc == 0) {
-		groups_apply(p, &gq);
-		for (size_t i = 0; i < p->n_mons; i++) {
-			struct dd_monitor tmp = p->mons[i];
-			p->mons[i] = nm[i];
-			nm[i] = tmp;
-			if (loaded[i]) {
-				p->alerts[i] = na[i];
-				r->restored++;
-			} else {
-				r->fresh++;
-			}
-		}
+		groups_apply(p, sh, &gq);
 		/* Monitors of the document no longer configured. */
 		r->dropped = json_object_size(mons) - r->restored - r->changed;
 	}
-	/* The replaced monitors, or the half-built ones (dd_monitor_done is safe on zeroes). */
-	for (size_t i = 0; nm && i < p->n_mons; i++)
-		dd_monitor_done(&nm[i]);
-	free(nm);
-	free(na);
 	free(loaded);
 	free(gq.q);
 	free(gq.n);
 	return rc;
+}
+
+int dd_pipeline_shard_load(struct dd_pipeline *p, const char *topic, int32_t partition,
+                           const json_t *doc, struct dd_load_report *r, char *why, size_t whysz)
+{
+	*r = (struct dd_load_report){0};
+	if (!topic != !p->opts.partitioned) {
+		snprintf(why, whysz, "%s",
+		         topic ? "this pipeline is not partitioned"
+		               : "a partitioned pipeline has no unpartitioned state");
+		return -EINVAL;
+	}
+	/* Into a fresh shard: the pipeline changes only if the whole document loads. */
+	struct shard *sh;
+	int rc = shard_new(p, topic, partition, &sh);
+	if (rc < 0)
+		return rc;
+	if (doc)
+		rc = shard_load(p, sh, doc, r, why, whysz);
+	else
+		r->fresh = p->n_mons;
+	if (rc == 0)
+		rc = shard_put(p, sh);
+	if (rc < 0) {
+		shard_free(p, sh);
+		*r = (struct dd_load_report){0};
+	}
+	return rc;
+}
+
+int dd_pipeline_load(struct dd_pipeline *p, const json_t *doc, struct dd_load_report *r, char *why,
+                     size_t whysz)
+{
+	return dd_pipeline_shard_load(p, NULL, -1, doc, r, why, whysz);
+}
+
+void dd_pipeline_shard_drop(struct dd_pipeline *p, const char *topic, int32_t partition)
+{
+	for (size_t k = 0; k < p->n_shards; k++) {
+		struct shard *sh = p->shards[k];
+		if (!shard_is(sh, topic, partition))
+			continue;
+		/* Its open episodes go with it: the partition's next owner carries them on. */
+		for (size_t i = 0; i < p->n_mons; i++)
+			p->firing[i] -= notified_firing(sh, i);
+		if (p->cur == sh)
+			p->cur = NULL;
+		memmove(&p->shards[k], &p->shards[k + 1],
+		        (p->n_shards - k - 1) * sizeof(*p->shards));
+		p->n_shards--;
+		shard_free(p, sh);
+		return;
+	}
+}
+
+bool dd_pipeline_shard_at(const struct dd_pipeline *p, size_t k, const char **topic,
+                          int32_t *partition)
+{
+	if (k >= p->n_shards)
+		return false;
+	*topic = p->shards[k]->topic;
+	*partition = p->shards[k]->partition;
+	return true;
 }
 
 void dd_pipeline_self_alert(struct dd_pipeline *p, const struct dd_self_alert *sa)
@@ -1256,9 +1503,14 @@ void dd_pipeline_stats(const struct dd_pipeline *p, struct dd_pipeline_stats *ou
 	*out = p->st;
 	/* Derived from the alert states rather than kept in step with them. */
 	for (size_t i = 0; i < p->n_mons; i++) {
-		out->suppressed += p->alerts[i].suppressed;
-		out->firing += p->alerts[i].firing;
+		bool firing = false;
+		for (size_t k = 0; k < p->n_shards; k++) {
+			out->suppressed += p->shards[k]->alerts[i].suppressed;
+			firing |= p->shards[k]->alerts[i].firing;
+		}
+		out->firing += firing;
 	}
+	out->shards = p->n_shards;
 }
 
 bool dd_pipeline_monitor_stats(const struct dd_pipeline *p, size_t i,
@@ -1266,15 +1518,19 @@ bool dd_pipeline_monitor_stats(const struct dd_pipeline *p, size_t i,
 {
 	if (i >= p->n_mons)
 		return false;
-	const struct dd_monitor *m = &p->mons[i];
-	*out = (struct dd_pipeline_monitor_stats){.name = m->conf->name,
-	                                          .detector = m->conf->detector->name,
-	                                          .matched = m->matched,
-	                                          .used = m->used,
-	                                          .verdicts = m->verdicts,
-	                                          .drifts = m->drifts,
-	                                          .firing = p->alerts[i].firing,
-	                                          .last = p->last[i]};
+	const struct dd_monitor_conf *mc = &p->conf->monitors[i];
+	*out = (struct dd_pipeline_monitor_stats){
+	    .name = mc->name, .detector = mc->detector->name, .last = p->last[i]};
+	/* Summed over the partitions this instance holds. */
+	for (size_t k = 0; k < p->n_shards; k++) {
+		const struct dd_monitor *m = &p->shards[k]->mons[i];
+		out->matched += m->matched;
+		out->used += m->used;
+		out->verdicts += m->verdicts;
+		out->drifts += m->drifts;
+		out->firing |= p->shards[k]->alerts[i].firing;
+		out->learning += m->phase == DD_MON_REFERENCE;
+	}
 	return true;
 }
 
@@ -1309,19 +1565,32 @@ void dd_pipeline_summary(const struct dd_pipeline *p, FILE *out)
 		        st->sink_errors);
 	fputc('\n', out);
 	for (size_t i = 0; i < p->n_mons; i++) {
-		const struct dd_monitor *m = &p->mons[i];
+		const struct dd_monitor_conf *mc = &p->conf->monitors[i];
+		struct dd_pipeline_monitor_stats ms;
+		dd_pipeline_monitor_stats(p, i, &ms);
+		uint64_t skipped[DD_SKIP__MAX] = {0}, ref_n = 0;
+		for (size_t k = 0; k < p->n_shards; k++) {
+			const struct dd_monitor *m = &p->shards[k]->mons[i];
+			for (int s = 0; s < DD_SKIP__MAX; s++)
+				skipped[s] += m->skipped[s];
+			if (m->phase == DD_MON_REFERENCE)
+				ref_n = m->ref_n;
+		}
 		fprintf(out,
 		        "driftd:   %-24s %-13s matched=%" PRIu64 " used=%" PRIu64
 		        " verdicts=%" PRIu64 " drift=%" PRIu64 "%s",
-		        m->conf->name, m->conf->detector->name, m->matched, m->used, m->verdicts,
-		        m->drifts, p->alerts[i].firing ? " FIRING" : "");
+		        mc->name, mc->detector->name, ms.matched, ms.used, ms.verdicts, ms.drifts,
+		        ms.firing ? " FIRING" : "");
 		for (int s = 0; s < DD_SKIP__MAX; s++)
-			if (m->skipped[s])
+			if (skipped[s])
 				fprintf(out, " %s=%" PRIu64, dd_skip_name((enum dd_skip)s),
-				        m->skipped[s]);
-		if (m->phase == DD_MON_REFERENCE)
-			fprintf(out, " (reference incomplete: %" PRIu64 "/%zu)", m->ref_n,
-			        m->conf->reference_size);
+				        skipped[s]);
+		if (ms.learning && p->n_shards == 1)
+			fprintf(out, " (reference incomplete: %" PRIu64 "/%zu)", ref_n,
+			        mc->reference_size);
+		else if (ms.learning)
+			fprintf(out, " (reference incomplete in %zu of %zu partitions)",
+			        ms.learning, p->n_shards);
 		fputc('\n', out);
 	}
 }

@@ -36,6 +36,10 @@ struct dd_pipeline_opts {
 	/* Do not open the sinks yet (a reload opens them once the old pipeline's are closed:
 	 * network sinks hold their spool exclusively). */
 	bool defer_sinks;
+	/* Service mode: monitor state per source partition (dd_pipeline_shard_*): a record goes
+	 * to its partition's shard, opened fresh when the partition has none. Otherwise one
+	 * shard takes every record. */
+	bool partitioned;
 	/* Optional: sees every alert (drift, security and self-alerts) before the sinks do;
 	 * `driftd report` collects them this way. The alert is borrowed for the call. */
 	void (*on_alert)(void *arg, const json_t *alert);
@@ -51,7 +55,8 @@ struct dd_pipeline_stats {
 	uint64_t fired;
 	uint64_t resolved;
 	uint64_t suppressed;
-	uint64_t firing; /* monitors whose alert is firing now */
+	uint64_t firing; /* monitors whose alert is firing now (in any partition) */
+	size_t shards;   /* partitions whose state this pipeline holds (1: unpartitioned) */
 	uint64_t detector_errors;
 	uint64_t sink_errors;
 };
@@ -102,6 +107,21 @@ int dd_pipeline_load(struct dd_pipeline *p, const json_t *doc, struct dd_load_re
 void dd_pipeline_self_alert(struct dd_pipeline *p, const struct dd_self_alert *sa);
 /* Time passes (service mode: call about once a second): raise telemetry-gap alerts. */
 void dd_pipeline_tick(struct dd_pipeline *p, int64_t now_ms);
+/* Partitioned pipelines (opts.partitioned): state per source partition, a shard each. The
+ * unpartitioned forms above (dd_pipeline_save/load) work on the one shard of a pipeline that
+ * is not partitioned. dd_pipeline_shard_load builds the shard from doc (NULL: fresh) and puts
+ * it in place of the partition's current one, all or nothing; -EINVAL for a topic on an
+ * unpartitioned pipeline or the reverse. save: -ENOENT when the partition has no shard. */
+int dd_pipeline_shard_save(const struct dd_pipeline *p, const char *topic, int32_t partition,
+                           json_t **out);
+int dd_pipeline_shard_load(struct dd_pipeline *p, const char *topic, int32_t partition,
+                           const json_t *doc, struct dd_load_report *r, char *why, size_t whysz);
+/* The partition went to another owner: its state leaves (save it first). Its open alert
+ * episodes leave without a resolve: the next owner carries them on. */
+void dd_pipeline_shard_drop(struct dd_pipeline *p, const char *topic, int32_t partition);
+/* Shard k's partition (topic NULL: unpartitioned); false past the last one. */
+bool dd_pipeline_shard_at(const struct dd_pipeline *p, size_t k, const char **topic,
+                          int32_t *partition);
 /* In collect mode: the values recorded for monitor i (a JSON array, borrowed). */
 const json_t *dd_pipeline_collected(const struct dd_pipeline *p, size_t i);
 void dd_pipeline_stats(const struct dd_pipeline *p, struct dd_pipeline_stats *out);
@@ -114,8 +134,9 @@ struct dd_pipeline_last {
 struct dd_pipeline_monitor_stats {
 	const char *name;
 	const char *detector;
-	uint64_t matched, used, verdicts, drifts;
-	bool firing;
+	uint64_t matched, used, verdicts, drifts; /* over the partitions held */
+	bool firing;                              /* in any of them */
+	size_t learning;                          /* partitions still learning the reference */
 	struct dd_pipeline_last last;
 };
 bool dd_pipeline_monitor_stats(const struct dd_pipeline *p, size_t i,
