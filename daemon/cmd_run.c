@@ -222,10 +222,12 @@ static int open_state(const struct dd_config *conf, struct dd_pipeline *p,
 		return rc;
 	}
 	if (r.found)
-		audit("state restored from %s generation %llu: %zu monitors resume, %zu start over "
-		      "(%zu changed definition), %zu no longer configured; %zu partitions resume",
-		      dd_state_dir(st), (unsigned long long)r.generation, r.load.restored,
-		      r.load.fresh, r.load.changed, r.load.dropped, pos.n);
+		audit("state restored from %s generation %llu: %zu partitions resume; %zu monitor "
+		      "states resume, %zu start over (%zu changed definition), %zu no longer "
+		      "configured%s",
+		      dd_state_dir(st), (unsigned long long)r.generation, pos.n, r.load.restored,
+		      r.load.fresh, r.load.changed, r.load.dropped,
+		      r.seed ? "; partitions without state start from the seed" : "");
 	else if (rc == 0)
 		fprintf(stderr, "driftd: state: none in %s yet: monitors start from scratch\n",
 		        dd_state_dir(st));
@@ -462,8 +464,11 @@ int dd_cmd_run(int argc, char **argv)
 	    .log = stderr, .stop_fd = sfd, .reload_path = config, .serve_metrics = true};
 	/* Shutdown lets network sinks deliver for 5 s (the unit's TimeoutStopSec is 30 s); what
 	 * is left stays in their spools for the next start. */
-	struct dd_pipeline_opts po = {
-	    .log = stderr, .trace = tf, .wall_clock = true, .flush_timeout_ms = 5000};
+	struct dd_pipeline_opts po = {.log = stderr,
+	                              .trace = tf,
+	                              .wall_clock = true,
+	                              .flush_timeout_ms = 5000,
+	                              .partitioned = true};
 	int status = dd_serve(conf, &ko, &po); /* takes conf */
 	if (tf && fclose(tf) != 0)
 		status = DD_EXIT_FAIL;

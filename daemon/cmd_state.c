@@ -82,7 +82,7 @@ static int list(const struct dd_config *c, const char *dir)
 		free(gens);
 		return rc < 0 && rc != -ENOENT ? DD_EXIT_FAIL : DD_EXIT_OK;
 	}
-	printf("%-12s %-22s %-9s %s\n", "generation", "saved", "monitors", "status");
+	printf("%-12s %-22s %-10s %s\n", "generation", "saved", "partitions", "status");
 	for (size_t i = 0; i < n; i++) {
 		uint64_t got;
 		char why[512] = "", when[32] = "-";
@@ -96,12 +96,13 @@ static int list(const struct dd_config *c, const char *dir)
 			print_time(json_integer_value(saved), when, sizeof(when));
 		struct dd_positions pos = {0};
 		char pw[256] = "";
-		bool pos_ok = dd_state_positions(doc, &pos, pw, sizeof(pw)) == 0;
-		printf("%-12" PRIu64 " %-22s %-9zu %s", gens[i], when,
-		       json_object_size(json_object_get(doc, "monitors")), pos_ok ? "ok" : pw);
+		bool pos_ok = dd_state_parse(doc, &pos, pw, sizeof(pw)) == 0;
+		printf("%-12" PRIu64 " %-22s %-10zu %s%s", gens[i], when, pos.n, pos_ok ? "ok" : pw,
+		       pos_ok && pos.seed ? " (with a seed for new partitions)" : "");
 		for (size_t k = 0; pos_ok && k < pos.n; k++)
-			printf("%s%s[%d]@%lld", k ? ", " : "; resumes ", pos.p[k].topic,
-			       (int)pos.p[k].partition, (long long)pos.p[k].next);
+			printf("%s%s[%d]@%lld%s", k ? ", " : "; resumes ", pos.p[k].topic,
+			       (int)pos.p[k].partition, (long long)pos.p[k].next,
+			       pos.p[k].state ? "" : " (no state)");
 		printf("\n");
 		dd_positions_free(&pos);
 		json_decref(doc);
@@ -113,19 +114,20 @@ static int list(const struct dd_config *c, const char *dir)
 
 /* The document must load into the configuration's monitors: the same check a start does. */
 static int check_doc(const struct dd_config *c, const json_t *doc, char *why, size_t whysz,
-                     struct dd_load_report *r)
+                     struct dd_restore_report *r)
 {
 	struct dd_pipeline *p = NULL;
-	struct dd_pipeline_opts o = {.defer_sinks = true};
+	struct dd_pipeline_opts o = {.defer_sinks = true, .partitioned = true};
 	int rc = dd_pipeline_new(c, &o, &p);
 	if (rc < 0) {
 		snprintf(why, whysz, "cannot build the pipeline: %s", strerror(-rc));
 		return rc;
 	}
 	struct dd_positions pos = {0};
-	rc = dd_state_positions(doc, &pos, why, whysz);
+	*r = (struct dd_restore_report){0};
+	rc = dd_state_parse(doc, &pos, why, whysz);
 	if (rc == 0)
-		rc = dd_pipeline_load(p, doc, r, why, whysz);
+		rc = dd_state_load(p, &pos, r, why, whysz);
 	dd_positions_free(&pos);
 	dd_pipeline_free(p);
 	return rc;
@@ -134,7 +136,7 @@ static int check_doc(const struct dd_config *c, const json_t *doc, char *why, si
 static int write_doc(const struct dd_config *c, json_t *doc, const char *what)
 {
 	char why[1024] = "";
-	struct dd_load_report r;
+	struct dd_restore_report r;
 	if (check_doc(c, doc, why, sizeof(why), &r) < 0) {
 		fprintf(stderr, "driftd state: %s does not fit this configuration: %s\n", what,
 		        why);
@@ -156,9 +158,10 @@ static int write_doc(const struct dd_config *c, json_t *doc, const char *what)
 		fprintf(stderr, "driftd state: cannot write the new generation: %s\n",
 		        strerror(-rc));
 	else
-		printf("%s written as generation %" PRIu64 " in %s: %zu monitors will resume, %zu "
-		       "start over; the next start of driftd uses it\n",
-		       what, gen, dd_state_dir(st), r.restored, r.fresh);
+		printf("%s written as generation %" PRIu64 " in %s: %zu partitions, %zu monitor "
+		       "states will resume, %zu start over%s; the next start of driftd uses it\n",
+		       what, gen, dd_state_dir(st), r.partitions, r.load.restored, r.load.fresh,
+		       r.seed ? " (and a seed for partitions without state)" : "");
 	dd_state_close(st);
 	return rc < 0 ? DD_EXIT_FAIL : DD_EXIT_OK;
 }

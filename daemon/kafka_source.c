@@ -107,51 +107,103 @@ static void status_line(struct dd_kafka_source *s, struct dd_pipeline *p, int64_
 	s->last_status_records = s->st.records;
 }
 
+static void restore_alert(struct dd_kafka_source *s, const char *where, const char *why);
+
+/* The group's committed offsets for parts (a copy), or NULL when unknown. */
+static rd_kafka_topic_partition_list_t *committed_of(rd_kafka_t *rk,
+                                                     const rd_kafka_topic_partition_list_t *parts)
+{
+	rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_copy(parts);
+	if (c && rd_kafka_committed(rk, c, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		rd_kafka_topic_partition_list_destroy(c);
+		c = NULL;
+	}
+	return c;
+}
+
+/* Partitions assigned: each one's state goes into the pipeline before its first record, and
+ * it resumes where that state stops. */
+static void assigned(struct dd_kafka_source *s, rd_kafka_topic_partition_list_t *parts)
+{
+	/* Partitions held before and not assigned again leave (their state is kept, and
+	 * written with the others). */
+	for (size_t k = 0; k < s->pos.n; k++) {
+		struct dd_partition_pos *e = &s->pos.p[k];
+		bool again = false;
+		for (int i = 0; i < parts->cnt && !again; i++)
+			again = parts->elems[i].partition == e->partition &&
+			        strcmp(parts->elems[i].topic, e->topic) == 0;
+		if (e->live && !again && dd_state_release(s->p, e) < 0 && s->opts.log)
+			fprintf(s->opts.log, "driftd: state: %s[%d]: cannot keep its state\n",
+			        e->topic, (int)e->partition);
+	}
+	/* Resume where the state stops: records below are in it already. Unless the group
+	 * committed further (another member owned the partition since, and its state did not
+	 * reach us): then from there, as re-reading would count those records twice across
+	 * the group. After a fallback to an older generation our own commits are ahead of the
+	 * state (the newer snapshot that covered them was lost): then the state's offsets win
+	 * and the records in between are read again. */
+	rd_kafka_topic_partition_list_t *committed =
+	    s->state_offsets_win ? NULL : committed_of(s->rk, parts);
+	for (int i = 0; i < parts->cnt; i++) {
+		rd_kafka_topic_partition_t *tp = &parts->elems[i];
+		struct dd_partition_pos *e = dd_positions_get(&s->pos, tp->topic, tp->partition);
+		if (!e)
+			continue; /* no memory: the partition starts fresh at the group's offset */
+		const char *from = e->live       ? "kept"
+		                   : e->state    ? "the local snapshot"
+		                   : s->pos.seed ? "the seed"
+		                                 : NULL;
+		if (!e->live) {
+			char why[512] = "";
+			struct dd_load_report lr;
+			int rc = dd_state_take(s->p, &s->pos, e, NULL, &lr, why, sizeof(why));
+			if (rc == -EBADMSG) {
+				char where[300];
+				snprintf(where, sizeof(where), "%s[%d]", tp->topic,
+				         (int)tp->partition);
+				restore_alert(s, where, why);
+				from = NULL;
+			}
+		}
+		if (e->next < 0) {
+			if (s->opts.log && from)
+				fprintf(s->opts.log,
+				        "driftd: kafka: %s[%d] starts from %s at the group's "
+				        "offset\n",
+				        tp->topic, (int)tp->partition, from);
+			continue;
+		}
+		int64_t c = committed ? committed->elems[i].offset : -1;
+		if (c > e->next) {
+			if (s->opts.log)
+				fprintf(s->opts.log,
+				        "driftd: kafka: %s[%d]: the group committed %lld, past "
+				        "the state's %lld: another member read it since\n",
+				        tp->topic, (int)tp->partition, (long long)c,
+				        (long long)e->next);
+			e->next = c;
+		}
+		tp->offset = e->next;
+		if (s->opts.log)
+			fprintf(s->opts.log,
+			        "driftd: kafka: %s[%d] resumes at offset %lld (the state "
+			        "snapshot's, %s)\n",
+			        tp->topic, (int)tp->partition, (long long)e->next,
+			        from ? from : "fresh");
+	}
+	if (committed)
+		rd_kafka_topic_partition_list_destroy(committed);
+}
+
 static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                       rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
 	struct dd_kafka_source *s = opaque;
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-		/* Resume where the restored state stops: records below are in it already. Unless
-		 * the group committed further (another member owned the partition since): then
-		 * from there, as re-reading would count those records twice across the group.
-		 * After a fallback to an older generation our own commits are ahead of the state
-		 * (the newer snapshot that covered them was lost): then the state's offsets win and
-		 * the records in between are read again. */
-		rd_kafka_topic_partition_list_t *committed =
-		    s->state && !s->state_offsets_win ? rd_kafka_topic_partition_list_copy(parts)
-		                                      : NULL;
-		if (committed &&
-		    rd_kafka_committed(rk, committed, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-			rd_kafka_topic_partition_list_destroy(committed);
-			committed = NULL;
-		}
-		for (int i = 0; s->state && i < parts->cnt; i++) {
-			rd_kafka_topic_partition_t *tp = &parts->elems[i];
-			struct dd_partition_pos *pp =
-			    dd_positions_find(&s->pos, tp->topic, tp->partition);
-			if (!pp || pp->next < 0)
-				continue;
-			int64_t c = committed ? committed->elems[i].offset : -1;
-			if (c > pp->next) {
-				if (s->opts.log)
-					fprintf(
-					    s->opts.log,
-					    "driftd: kafka: %s[%d]: the group committed %lld, past "
-					    "the state's %lld: another member read it since\n",
-					    tp->topic, (int)tp->partition, (long long)c,
-					    (long long)pp->next);
-				pp->next = c;
-			}
-			tp->offset = pp->next;
-			if (s->opts.log)
-				fprintf(s->opts.log,
-				        "driftd: kafka: %s[%d] resumes at offset %lld (the state "
-				        "snapshot's)\n",
-				        tp->topic, (int)tp->partition, (long long)pp->next);
-		}
-		if (committed)
-			rd_kafka_topic_partition_list_destroy(committed);
+		if (s->state && s->p)
+			assigned(s, parts);
+		s->last_pos = NULL;
 		rd_kafka_assign(rk, parts);
 		s->st.assigned = parts->cnt;
 		if (s->opts.log)
@@ -160,7 +212,8 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		return;
 	}
 	/* Revoked (or an error): snapshot and commit what was processed before the partitions
-	 * go, so the next owner starts where we stopped rather than at the last commit. */
+	 * go, so the next owner starts where we stopped rather than at the last commit. The
+	 * shards stay until the next assignment says which partitions are ours again. */
 	if (s->p)
 		dd_kafka_source_snapshot(s, s->p, true);
 	else
@@ -490,6 +543,32 @@ static void state_alert(struct dd_kafka_source *s, struct dd_pipeline *p, bool f
 	                           .fields = f,
 	                           .time_ms = dd_kafka_now_ms()};
 	dd_pipeline_self_alert(p, &sa);
+}
+
+/* A partition's saved state that does not load: it starts fresh, and an operator hears it. */
+static void restore_alert(struct dd_kafka_source *s, const char *where, const char *why)
+{
+	char out[1024], episode[32];
+	snprintf(out, sizeof(out),
+	         "The saved state of %s does not load (%s): its monitors start from scratch", where,
+	         why);
+	if (s->opts.log)
+		fprintf(s->opts.log, "driftd: state: %s\n", out);
+	snprintf(episode, sizeof(episode), "%lld", (long long)dd_kafka_now_ms());
+	json_t *f = json_object();
+	json_object_set_new(f, "partition", json_string(where));
+	json_object_set_new(f, "error", json_string(why));
+	static const char *const tags[] = {"threat:monitor_integrity", "etsi:5.2.1-3", NULL};
+	struct dd_self_alert sa = {.rule = "driftd.state_restore_fallback",
+	                           .status = "firing",
+	                           .severity = DD_SEV_CRITICAL,
+	                           .key = where,
+	                           .episode = episode,
+	                           .output = out,
+	                           .tags = tags,
+	                           .fields = f,
+	                           .time_ms = dd_kafka_now_ms()};
+	dd_pipeline_self_alert(s->p, &sa);
 }
 
 int dd_kafka_source_snapshot(struct dd_kafka_source *s, struct dd_pipeline *p, bool commit_sync)

@@ -47,15 +47,17 @@ struct dd_partition_pos *dd_positions_get(struct dd_positions *ps, const char *t
 		ps->cap = nc;
 	}
 	e = &ps->p[ps->n++];
+	*e = (struct dd_partition_pos){.partition = partition, .next = -1, .published = -1};
 	snprintf(e->topic, sizeof(e->topic), "%s", topic);
-	e->partition = partition;
-	e->next = -1;
 	return e;
 }
 
 void dd_positions_free(struct dd_positions *ps)
 {
+	for (size_t i = 0; i < ps->n; i++)
+		json_decref(ps->p[i].state);
 	free(ps->p);
+	json_decref(ps->seed);
 	*ps = (struct dd_positions){0};
 }
 
@@ -105,56 +107,235 @@ const char *dd_state_dir(const struct dd_state_store *s)
 	return s->dir;
 }
 
-json_t *dd_state_document(const struct dd_pipeline *p, const struct dd_positions *pos)
+static int64_t now_ms(void)
 {
-	json_t *doc;
-	if (dd_pipeline_save(p, &doc) < 0)
-		return NULL;
-	json_t *offs = json_array();
-	for (size_t i = 0; offs && i < pos->n; i++)
-		if (pos->p[i].next >= 0)
-			json_array_append_new(offs,
-			                      json_pack("{s:s, s:i, s:I}", "topic", pos->p[i].topic,
-			                                "partition", (int)pos->p[i].partition,
-			                                "next", (json_int_t)pos->p[i].next));
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	if (!offs || json_object_set_new(doc, "kafka", json_pack("{s:o}", "offsets", offs)) < 0 ||
-	    json_object_set_new(doc, "saved_ms",
-	                        json_integer((json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000)) <
-	        0) {
-		json_decref(doc);
-		return NULL;
-	}
-	return doc;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int dd_state_positions(const json_t *doc, struct dd_positions *pos, char *why, size_t whysz)
+json_t *dd_state_partition(const struct dd_pipeline *p, const struct dd_partition_pos *e)
 {
-	const json_t *offs = json_object_get(json_object_get(doc, "kafka"), "offsets");
-	if (!json_is_array(offs)) {
-		snprintf(why, whysz, "kafka.offsets: not a list");
+	json_t *state = NULL;
+	if (e->live) {
+		int rc = dd_pipeline_shard_save(p, e->topic, e->partition, &state);
+		if (rc < 0 && rc != -ENOENT)
+			return NULL;
+	} else {
+		state = json_incref(e->state);
+	}
+	return json_pack("{s:s, s:i, s:I, s:o}", "topic", e->topic, "partition", (int)e->partition,
+	                 "next", (json_int_t)e->next, "state", state ? state : json_null());
+}
+
+json_t *dd_state_document(const struct dd_pipeline *p, const struct dd_positions *pos)
+{
+	json_t *parts = json_array(), *seed = NULL;
+	json_t *doc = json_pack("{s:i, s:I, s:o}", "format", DD_STATE_DOC_FORMAT, "saved_ms",
+	                        (json_int_t)now_ms(), "partitions", parts);
+	if (!doc)
+		return NULL;
+	for (size_t i = 0; i < pos->n; i++) {
+		if (pos->p[i].next < 0)
+			continue; /* nothing read yet: nothing to resume */
+		json_t *e = dd_state_partition(p, &pos->p[i]);
+		if (!e || json_array_append_new(parts, e) < 0)
+			goto fail;
+	}
+	/* An unpartitioned pipeline (replay) is the seed; a service keeps the one it has. */
+	if (dd_pipeline_save(p, &seed) < 0)
+		seed = json_incref(pos->seed);
+	if (seed && json_object_set_new(doc, "seed", seed) < 0)
+		goto fail;
+	return doc;
+fail:
+	json_decref(doc);
+	return NULL;
+}
+
+int dd_state_partition_parse(const json_t *o, struct dd_partition_pos *e, char *why, size_t whysz)
+{
+	const char *topic = json_string_value(json_object_get(o, "topic"));
+	const json_t *part = json_object_get(o, "partition"), *next = json_object_get(o, "next"),
+	             *state = json_object_get(o, "state");
+	if (!topic || !*topic || strlen(topic) > DD_STATE_TOPIC_MAX || !json_is_integer(part) ||
+	    json_integer_value(part) < 0 || json_integer_value(part) > INT32_MAX ||
+	    !json_is_integer(next) || json_integer_value(next) < 0 ||
+	    (state && !json_is_object(state) && !json_is_null(state))) {
+		snprintf(why, whysz, "not {topic, partition, next, state}");
+		return -EBADMSG;
+	}
+	*e = (struct dd_partition_pos){.partition = (int32_t)json_integer_value(part),
+	                               .next = json_integer_value(next),
+	                               .published = -1,
+	                               .state = json_is_object(state) ? json_incref((json_t *)state)
+	                                                              : NULL};
+	snprintf(e->topic, sizeof(e->topic), "%s", topic);
+	return 0;
+}
+
+/* Add a parsed entry to pos (a partition listed twice is refused). */
+static int add_entry(struct dd_positions *pos, struct dd_partition_pos *e, size_t i, char *why,
+                     size_t whysz)
+{
+	if (dd_positions_find(pos, e->topic, e->partition)) {
+		snprintf(why, whysz, "partitions[%zu]: %s[%d] listed twice", i, e->topic,
+		         (int)e->partition);
+		json_decref(e->state);
+		return -EBADMSG;
+	}
+	struct dd_partition_pos *d = dd_positions_get(pos, e->topic, e->partition);
+	if (!d) {
+		json_decref(e->state);
+		return -ENOMEM;
+	}
+	*d = *e;
+	return 0;
+}
+
+int dd_state_parse(const json_t *doc, struct dd_positions *pos, char *why, size_t whysz)
+{
+	const json_t *fmt = json_object_get(doc, "format");
+	char sub[256] = "";
+	if (json_is_integer(fmt) && json_integer_value(fmt) == DD_STATE_FORMAT) {
+		/* Format 1 (one state for every partition, from before state was per
+		 * partition, or a replay's): its state seeds each partition, which resume at
+		 * its offsets. */
+		const json_t *offs = json_object_get(json_object_get(doc, "kafka"), "offsets");
+		if (offs && !json_is_array(offs)) {
+			snprintf(why, whysz, "kafka.offsets: not a list");
+			return -EBADMSG;
+		}
+		if (!json_is_object(json_object_get(doc, "monitors"))) {
+			snprintf(why, whysz, "monitors: not an object");
+			return -EBADMSG;
+		}
+		size_t i;
+		const json_t *o;
+		json_array_foreach (offs, i, o) {
+			struct dd_partition_pos e;
+			if (dd_state_partition_parse(o, &e, sub, sizeof(sub)) < 0) {
+				snprintf(why, whysz, "kafka.offsets[%zu]: %s", i, sub);
+				return -EBADMSG;
+			}
+			int rc = add_entry(pos, &e, i, why, whysz);
+			if (rc < 0)
+				return rc;
+		}
+		json_decref(pos->seed);
+		pos->seed = json_pack("{s:O, s:O, s:O*}", "format", fmt, "monitors",
+		                      json_object_get(doc, "monitors"), "groups",
+		                      json_object_get(doc, "groups"));
+		return pos->seed ? 0 : -ENOMEM;
+	}
+	const json_t *parts = json_object_get(doc, "partitions"),
+	             *seed = json_object_get(doc, "seed");
+	if (!json_is_integer(fmt) || json_integer_value(fmt) != DD_STATE_DOC_FORMAT ||
+	    !json_is_array(parts) || (seed && !json_is_object(seed))) {
+		snprintf(why, whysz, "not a driftd state document of format %d or %d",
+		         DD_STATE_DOC_FORMAT, DD_STATE_FORMAT);
 		return -EBADMSG;
 	}
 	size_t i;
 	const json_t *o;
-	json_array_foreach (offs, i, o) {
-		const char *topic = json_string_value(json_object_get(o, "topic"));
-		const json_t *part = json_object_get(o, "partition"),
-		             *next = json_object_get(o, "next");
-		if (!topic || !*topic || strlen(topic) > DD_STATE_TOPIC_MAX ||
-		    !json_is_integer(part) || json_integer_value(part) < 0 ||
-		    json_integer_value(part) > INT32_MAX || !json_is_integer(next) ||
-		    json_integer_value(next) < 0) {
-			snprintf(why, whysz, "kafka.offsets[%zu]: not {topic, partition, next}", i);
+	json_array_foreach (parts, i, o) {
+		struct dd_partition_pos e;
+		if (dd_state_partition_parse(o, &e, sub, sizeof(sub)) < 0) {
+			snprintf(why, whysz, "partitions[%zu]: %s", i, sub);
 			return -EBADMSG;
 		}
-		struct dd_partition_pos *e =
-		    dd_positions_get(pos, topic, (int32_t)json_integer_value(part));
-		if (!e)
-			return -ENOMEM;
-		e->next = json_integer_value(next);
+		int rc = add_entry(pos, &e, i, why, whysz);
+		if (rc < 0)
+			return rc;
 	}
+	json_decref(pos->seed);
+	pos->seed = json_incref((json_t *)seed);
+	return 0;
+}
+
+static void add_report(struct dd_load_report *sum, const struct dd_load_report *r)
+{
+	sum->restored += r->restored;
+	sum->changed += r->changed;
+	sum->fresh += r->fresh;
+	sum->dropped += r->dropped;
+}
+
+int dd_state_load(struct dd_pipeline *p, struct dd_positions *pos, struct dd_restore_report *r,
+                  char *why, size_t whysz)
+{
+	char sub[512] = "";
+	int rc = 0;
+	struct dd_load_report lr;
+	if (pos->seed) {
+		/* Checked once here (under a key no partition has), taken per partition. */
+		rc = dd_pipeline_shard_load(p, "", 0, pos->seed, &lr, sub, sizeof(sub));
+		if (rc < 0) {
+			snprintf(why, whysz, "seed: %s", sub[0] ? sub : strerror(-rc));
+			return rc;
+		}
+		dd_pipeline_shard_drop(p, "", 0);
+		add_report(&r->load, &lr);
+		r->seed = true;
+	}
+	for (size_t i = 0; i < pos->n; i++) {
+		struct dd_partition_pos *e = &pos->p[i];
+		if (!e->state)
+			continue;
+		rc = dd_pipeline_shard_load(p, e->topic, e->partition, e->state, &lr, sub,
+		                            sizeof(sub));
+		if (rc < 0) {
+			snprintf(why, whysz, "%s[%d]: %s", e->topic, (int)e->partition,
+			         sub[0] ? sub : strerror(-rc));
+			break;
+		}
+		add_report(&r->load, &lr);
+		r->partitions++;
+		e->live = true;
+		json_decref(e->state);
+		e->state = NULL;
+	}
+	if (rc < 0)
+		for (size_t i = 0; i < pos->n; i++)
+			if (pos->p[i].live) {
+				dd_pipeline_shard_drop(p, pos->p[i].topic, pos->p[i].partition);
+				pos->p[i].live = false;
+			}
+	return rc;
+}
+
+int dd_state_take(struct dd_pipeline *p, struct dd_positions *pos, struct dd_partition_pos *e,
+                  const json_t *doc, struct dd_load_report *r, char *why, size_t whysz)
+{
+	const json_t *from = doc ? doc : e->state ? e->state : pos->seed;
+	int rc = dd_pipeline_shard_load(p, e->topic, e->partition, from, r, why, whysz);
+	if (rc == -EBADMSG) { /* reported by the caller; the partition must go on */
+		char unused[8];
+		struct dd_load_report fresh;
+		rc = dd_pipeline_shard_load(p, e->topic, e->partition, NULL, &fresh, unused,
+		                            sizeof(unused));
+		rc = rc < 0 ? rc : -EBADMSG;
+	}
+	if (rc == 0 || rc == -EBADMSG) {
+		e->live = true;
+		json_decref(e->state);
+		e->state = NULL;
+	}
+	return rc;
+}
+
+int dd_state_release(struct dd_pipeline *p, struct dd_partition_pos *e)
+{
+	if (!e->live)
+		return 0;
+	json_t *state = NULL;
+	int rc = dd_pipeline_shard_save(p, e->topic, e->partition, &state);
+	if (rc < 0 && rc != -ENOENT)
+		return rc;
+	json_decref(e->state);
+	e->state = state;
+	e->live = false;
+	dd_pipeline_shard_drop(p, e->topic, e->partition);
 	return 0;
 }
 
@@ -205,9 +386,12 @@ int dd_state_restore(struct dd_state_store *s, struct dd_pipeline *p, struct dd_
 			snprintf(sub, sizeof(sub), "%s", why);
 		}
 		if (r1 == 0)
-			r1 = dd_state_positions(doc, &np, sub, sizeof(sub));
-		if (r1 == 0)
-			r1 = dd_pipeline_load(p, doc, &r->load, sub, sizeof(sub));
+			r1 = dd_state_parse(doc, &np, sub, sizeof(sub));
+		if (r1 == 0) {
+			r->load = (struct dd_load_report){0};
+			r->partitions = 0;
+			r1 = dd_state_load(p, &np, r, sub, sizeof(sub));
+		}
 		json_decref(doc);
 		driftd_buf_free(&b);
 		if (r1 == 0) {

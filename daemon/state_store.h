@@ -17,16 +17,24 @@
 #define DD_STATE_MAX_BYTES (1u << 30) /* a larger snapshot is not read (hostile or corrupt) */
 #define DD_STATE_TOPIC_MAX 249        /* Kafka's limit on topic names */
 
+/* One source partition the state knows: where it resumes and, while this instance does not
+ * hold it (not assigned, or not yet), its saved state. */
 struct dd_partition_pos {
 	char topic[DD_STATE_TOPIC_MAX + 1];
 	int32_t partition;
-	int64_t next; /* the next offset to read */
+	int64_t next;      /* the next offset to read (-1: unknown) */
+	bool live;         /* its shard is in the pipeline (the pipeline holds the state) */
+	json_t *state;     /* otherwise its saved shard document, or NULL: none */
+	int64_t published; /* `next` of its last record in the state topic (-1: none) */
 };
 
-/* The positions the state covers; a small table (one entry per partition ever assigned). */
+/* The partitions the state covers (a small table: one entry per partition ever held), and the
+ * seed: a state for partitions that have none of their own (`replay --save-state`, or a
+ * document of format 1, from before state was per partition). */
 struct dd_positions {
 	struct dd_partition_pos *p;
 	size_t n, cap;
+	json_t *seed;
 };
 struct dd_partition_pos *dd_positions_find(struct dd_positions *ps, const char *topic,
                                            int32_t partition);
@@ -43,25 +51,49 @@ void dd_state_close(struct dd_state_store *s);
 const char *dd_state_dir(const struct dd_state_store *s);
 
 struct dd_restore_report {
-	bool found;          /* a generation was restored */
-	uint64_t generation; /* which */
-	unsigned skipped;    /* newer generations that did not verify (or load) */
-	char why[1024];      /* why they were skipped */
-	struct dd_load_report load;
+	bool found;                 /* a generation was restored */
+	uint64_t generation;        /* which */
+	unsigned skipped;           /* newer generations that did not verify (or load) */
+	char why[1024];             /* why they were skipped */
+	struct dd_load_report load; /* summed over the partitions (and the seed) */
+	size_t partitions;          /* partitions whose state was restored */
+	bool seed;                  /* the document has a seed */
 };
-/* Restore the newest generation that verifies and loads into p (monitors of the same name and
- * definition take their state) and whose positions fill pos. Nothing found is not an error
- * (r->found false). A generation that fails is skipped for the one before (r->skipped, r->why:
- * the caller raises a self-alert). -EBADMSG only when generations exist and none is usable. */
+/* Restore the newest generation that verifies and loads into p (partitioned: each partition's
+ * state becomes its shard, monitors of the same name and definition take their state) and
+ * fill pos. Nothing found is not an error (r->found false). A generation that fails is skipped
+ * for the one before (r->skipped, r->why: the caller raises a self-alert). -EBADMSG only when
+ * generations exist and none is usable. */
 int dd_state_restore(struct dd_state_store *s, struct dd_pipeline *p, struct dd_positions *pos,
                      struct dd_restore_report *r);
-/* Write the pipeline's state and the positions as a new generation, durably. */
+/* Write the state of every partition (live ones from the pipeline, the others as kept) and
+ * the seed as a new generation, durably. */
 int dd_state_save(struct dd_state_store *s, const struct dd_pipeline *p,
                   const struct dd_positions *pos, uint64_t *generation);
 
-/* The state document of a pipeline and positions (also `driftd state export`). */
+/* The state document (format 2): {"format": 2, "saved_ms", "partitions": [PARTITION...],
+ * "seed"?}, PARTITION = dd_state_partition(). An unpartitioned pipeline (replay) is saved as
+ * the seed. Also `driftd state export`. */
+#define DD_STATE_DOC_FORMAT 2
 json_t *dd_state_document(const struct dd_pipeline *p, const struct dd_positions *pos);
-/* The positions of a document (validated). */
-int dd_state_positions(const json_t *doc, struct dd_positions *pos, char *why, size_t whysz);
+/* One partition's entry {"topic", "partition", "next", "state"}: also the value of its record
+ * in the state topic. The live state is taken from p; NULL without memory. */
+json_t *dd_state_partition(const struct dd_pipeline *p, const struct dd_partition_pos *e);
+/* Parse one partition entry (untrusted): fills *e (state: a new reference), -EBADMSG. */
+int dd_state_partition_parse(const json_t *j, struct dd_partition_pos *e, char *why, size_t whysz);
+/* Parse a document of format 2 or 1 (untrusted) into pos: entries with their saved state
+ * (not live) and the seed. */
+int dd_state_parse(const json_t *doc, struct dd_positions *pos, char *why, size_t whysz);
+/* Load the parsed state into a partitioned pipeline: each entry's state becomes its shard
+ * (live); the seed is loaded once to check it. All or nothing: on failure no shard of pos is
+ * left in p. */
+int dd_state_load(struct dd_pipeline *p, struct dd_positions *pos, struct dd_restore_report *r,
+                  char *why, size_t whysz);
+/* Put a partition's shard in place from (in order): doc, the seed, or fresh. On a document
+ * that does not load, the partition starts fresh (-EBADMSG, why: the caller reports). */
+int dd_state_take(struct dd_pipeline *p, struct dd_positions *pos, struct dd_partition_pos *e,
+                  const json_t *doc, struct dd_load_report *r, char *why, size_t whysz);
+/* The partition leaves the pipeline: its state is kept in e (not live). */
+int dd_state_release(struct dd_pipeline *p, struct dd_partition_pos *e);
 
 #endif

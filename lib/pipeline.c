@@ -1052,10 +1052,9 @@ static void adopt_groups(struct dd_pipeline *p, struct shard *sh, const struct d
 }
 
 /* Move the state of every monitor of osh whose definition is unchanged into sh. */
-static size_t adopt_shard(struct dd_pipeline *p, struct shard *sh, struct dd_pipeline *old,
-                          struct shard *osh)
+static void adopt_shard(struct dd_pipeline *p, struct shard *sh, struct dd_pipeline *old,
+                        struct shard *osh)
 {
-	size_t kept = 0;
 	for (size_t i = 0; i < p->n_mons; i++)
 		for (size_t j = 0; j < old->n_mons; j++) {
 			if (!same_definition(&p->conf->monitors[i], &old->conf->monitors[j]))
@@ -1078,11 +1077,9 @@ static size_t adopt_shard(struct dd_pipeline *p, struct shard *sh, struct dd_pip
 				p->last[i] = old->last[j];
 			if (!p->announced[i])
 				p->announced[i] = old->announced[j];
-			kept++;
 			break;
 		}
 	adopt_groups(p, sh, old, osh);
-	return kept;
 }
 
 size_t dd_pipeline_adopt(struct dd_pipeline *p, struct dd_pipeline *old)
@@ -1106,11 +1103,16 @@ size_t dd_pipeline_adopt(struct dd_pipeline *p, struct dd_pipeline *old)
 			shard_free(p, sh);
 			sh = NULL;
 		}
-		if (!sh)
-			continue;
-		size_t n = adopt_shard(p, sh, old, osh);
-		kept = n > kept ? n : kept;
+		if (sh)
+			adopt_shard(p, sh, old, osh);
 	}
+	/* What keeps its state, in every partition: monitors whose definition is unchanged. */
+	for (size_t i = 0; i < p->n_mons; i++)
+		for (size_t j = 0; j < old->n_mons; j++)
+			if (same_definition(&p->conf->monitors[i], &old->conf->monitors[j])) {
+				kept++;
+				break;
+			}
 	for (size_t i = 0; i < p->n_mons; i++) {
 		p->firing[i] = 0;
 		for (size_t k = 0; k < p->n_shards; k++)

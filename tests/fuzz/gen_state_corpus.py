@@ -33,7 +33,9 @@ with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([driftd, "replay", "-q", "-c", cfg, "--save-state", st, "-"],
                        input="\n".join(lines) + "\n", text=True, check=True,
                        capture_output=True)
-        doc = json.loads(Path(st).read_text())
+        # A replay saves its state as the seed of a state document; the target loads
+        # the shard document inside it.
+        doc = json.loads(Path(st).read_text())["seed"]
         (out / f"saved-{n}").write_text(json.dumps(doc, sort_keys=True))
         if n == 133:
             m = doc["monitors"]

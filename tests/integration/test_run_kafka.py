@@ -85,7 +85,15 @@ def snapshots(cfg, group):
 
 
 def snapshot_offsets(doc):
-    return {(o["topic"], o["partition"]): o["next"] for o in doc["kafka"]["offsets"]}
+    return {(o["topic"], o["partition"]): o["next"] for o in doc["partitions"]}
+
+
+def partition_state(doc, topic, partition):
+    """One partition's saved monitors (state is per partition)."""
+    for o in doc["partitions"]:
+        if (o["topic"], o["partition"]) == (topic, partition):
+            return o["state"]["monitors"]
+    return {}
 
 
 def start(cfg, trace, out, err):
@@ -341,7 +349,7 @@ def test_restore(broker, tmp):
     proc.kill()  # SIGKILL: no shutdown snapshot, no final commit
     proc.wait()
     gen, doc = snapshots(cfg, group)[0]
-    mon = doc["monitors"]["ks-f2"]["monitor"]
+    mon = partition_state(doc, topic, 0)["ks-f2"]["monitor"]
     check(mon["phase"] == "active" and mon["ref_n"] == 1000,
           f"generation {gen} holds the learnt reference ({mon['phase']}, {mon['ref_n']} values)")
     before = len(trace_lines(trace))
@@ -353,8 +361,9 @@ def test_restore(broker, tmp):
     rc, _ = stop(proc)
     after = trace_lines(trace)[before:]
     e = open(err).read()
-    check(done and rc == 0 and "resumes at offset 2600 (the state snapshot's)" in e and
-          "1 monitors resume" not in e and "2 monitors resume" in e,
+    check(done and rc == 0 and
+          "resumes at offset 2600 (the state snapshot's, kept)" in e and
+          "2 monitor states resume" in e and "0 start over" in e,
           "the restart restored both monitors and resumed at the snapshot's offset", e[-1200:])
     check(after and min(t["kafka.offset"] for t in after) >= cut,
           f"nothing the snapshot covered was read again (first offset after the restart: "
@@ -406,23 +415,23 @@ def test_restore(broker, tmp):
     old = gens[-1]
     ex = run("export", "--generation", str(old))
     doc = json.loads(ex.stdout) if ex.returncode == 0 else {}
-    check(set(doc.get("monitors", {})) == {"ks-f2", "cusum-f0"} and
-          doc["kafka"]["offsets"][0]["topic"] == topic, f"state export of generation {old}",
+    check(set(partition_state(doc, topic, 0)) == {"ks-f2", "cusum-f0"} and
+          doc["partitions"][0]["topic"] == topic, f"state export of generation {old}",
           ex.stderr)
     rs = run("restore", "--generation", str(old))
     newest_gen, newest = snapshots(cfg, group)[0]
     check(rs.returncode == 0 and newest_gen > gens[0] and
           snapshot_offsets(newest) == snapshot_offsets(doc) and
-          newest["monitors"] == doc["monitors"],
+          newest["partitions"] == doc["partitions"],
           f"state restore --generation {old} makes it the newest ({newest_gen})",
           rs.stdout + rs.stderr)
-    doc["monitors"]["ks-f2"]["monitor"]["ref_n"] = 5000
+    partition_state(doc, topic, 0)["ks-f2"]["monitor"]["ref_n"] = 5000
     bad = os.path.join(tmp, "bad-state.json")
     with open(bad, "w") as f:
         json.dump(doc, f)
     im = subprocess.run([DRIFTD, "state", "import", "-c", cfg, bad], capture_output=True,
                         text=True, timeout=60)
-    check(im.returncode == 1 and "does not fit this configuration: monitor ks-f2" in im.stderr
+    check(im.returncode == 1 and f"does not fit this configuration: {topic}[0]: monitor ks-f2" in im.stderr
           and snapshots(cfg, group)[0][0] == newest_gen,
           "state import of a tampered document is refused, nothing written", im.stderr)
 
