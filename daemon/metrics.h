@@ -23,6 +23,11 @@ struct dd_metrics_monitor {
 	bool has_verdict; /* score, threshold, p_value and drift are the last verdict's */
 	bool drift;
 	double score, threshold, p_value;
+	/* The merged view across the partitions held (mergeable detectors, one reference). */
+	bool has_merged;
+	bool merged_drift;
+	double merged_score, merged_p_value;
+	uint32_t merged_partitions;
 };
 
 /* Sinks that queue and report it through driftd_sink_ops.status (webhook, syslog). */

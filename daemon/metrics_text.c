@@ -65,6 +65,13 @@ int dd_metrics_collect(struct dd_metrics_sample *s, const struct dd_pipeline *p,
 		m->score = ms.last.v.score;
 		m->threshold = ms.last.v.threshold;
 		m->p_value = ms.last.v.p_value;
+		struct driftd_verdict mv;
+		size_t parts = 0;
+		m->has_merged = dd_pipeline_merged(p, i, &mv, &parts) == 0;
+		m->merged_drift = mv.drift;
+		m->merged_score = mv.score;
+		m->merged_p_value = mv.p_value;
+		m->merged_partitions = (uint32_t)parts;
 	}
 	s->n_monitors = n;
 	s->n_sinks = 0;
@@ -289,6 +296,27 @@ static bool m_drift(const struct dd_metrics_monitor *m, double *v)
 	return m->has_verdict;
 }
 
+static bool m_merged_score(const struct dd_metrics_monitor *m, double *v)
+{
+	*v = m->merged_score;
+	return m->has_merged;
+}
+static bool m_merged_p_value(const struct dd_metrics_monitor *m, double *v)
+{
+	*v = m->merged_p_value;
+	return m->has_merged && !isnan(m->merged_p_value);
+}
+static bool m_merged_drift(const struct dd_metrics_monitor *m, double *v)
+{
+	*v = m->merged_drift;
+	return m->has_merged;
+}
+static bool m_merged_partitions(const struct dd_metrics_monitor *m, double *v)
+{
+	*v = m->merged_partitions;
+	return m->has_merged;
+}
+
 typedef uint64_t (*sink_value)(const struct dd_metrics_sink *k);
 static void per_sink(FILE *out, const struct dd_metrics_sample *s, const char *name,
                      const char *type, const char *help, bool spool_only, sink_value pick)
@@ -393,6 +421,16 @@ void dd_metrics_render(const struct dd_metrics_sample *s, bool healthy, const ch
 	            m_drift);
 	per_monitor(out, s, "driftd_monitor_firing", "gauge",
 	            "1 while the monitor's alert is firing.", m_firing);
+	per_monitor(out, s, "driftd_monitor_merged_score", "gauge",
+	            "The statistic over the current windows of every partition held, merged "
+	            "(mergeable detectors with one reference).",
+	            m_merged_score);
+	per_monitor(out, s, "driftd_monitor_merged_p_value", "gauge",
+	            "The p-value of the merged view (tests that have one).", m_merged_p_value);
+	per_monitor(out, s, "driftd_monitor_merged_drift", "gauge",
+	            "1 when the merged view finds drift.", m_merged_drift);
+	per_monitor(out, s, "driftd_monitor_merged_partitions", "gauge",
+	            "Partitions the merged view covers.", m_merged_partitions);
 
 	one(out, "driftd_verdicts_total", "counter", "Detector verdicts, all monitors.",
 	    st->verdicts);

@@ -12,6 +12,7 @@
 
 #include "alert.h"
 #include "baseline.h"
+#include "host.h"
 #include "jvalue.h"
 #include "monitor.h"
 #include "pipeline.h"
@@ -1534,6 +1535,34 @@ bool dd_pipeline_monitor_stats(const struct dd_pipeline *p, size_t i,
 		out->learning += m->phase == DD_MON_REFERENCE;
 	}
 	return true;
+}
+
+int dd_pipeline_merged(const struct dd_pipeline *p, size_t i, struct driftd_verdict *out,
+                       size_t *parts)
+{
+	*parts = 0;
+	if (i >= p->n_mons || p->n_shards == 0)
+		return -ENOENT;
+	const struct dd_monitor_conf *mc = &p->conf->monitors[i];
+	const struct driftd_detector_ops *ops = mc->detector;
+	if (!(ops->caps & DRIFTD_CAP_MERGE) || !ops->merge)
+		return -EOPNOTSUPP;
+	/* A scratch instance, the identity of merge, takes every partition's state in turn;
+	 * the shards are only read. The verdict is the detector's own (no calibration, no
+	 * cumulative sum: those are per partition). */
+	struct dd_instance *acc = NULL;
+	int rc = dd_instance_new(ops, mc->params, &p->shards[0]->mons[i].inst->ctx.shape, &acc);
+	for (size_t k = 0; rc == 0 && k < p->n_shards; k++) {
+		const struct dd_monitor *m = &p->shards[k]->mons[i];
+		if (m->phase == DD_MON_REFERENCE)
+			continue; /* still learning: nothing to add yet */
+		rc = ops->merge(&acc->ctx, &m->inst->ctx);
+		*parts += rc == 0;
+	}
+	if (rc == 0)
+		rc = *parts ? ops->evaluate(&acc->ctx, out) : -EAGAIN;
+	dd_instance_free(acc);
+	return rc;
 }
 
 bool dd_pipeline_sink_at(const struct dd_pipeline *p, size_t i, const struct driftd_sink_ops **ops,

@@ -141,6 +141,13 @@ struct dd_pipeline_monitor_stats {
 };
 bool dd_pipeline_monitor_stats(const struct dd_pipeline *p, size_t i,
                                struct dd_pipeline_monitor_stats *out);
+/* The merged view of monitor i across the partitions this instance holds: every partition's
+ * detector state merged (detectors with DRIFTD_CAP_MERGE, exact) and evaluated, into out;
+ * parts: how many partitions it covers. -EOPNOTSUPP: the detector does not merge; -EINVAL:
+ * the partitions' references differ (merging is exact only over one reference: give the
+ * monitor a reference file); -EAGAIN: every partition is still learning its reference. */
+int dd_pipeline_merged(const struct dd_pipeline *p, size_t i, struct driftd_verdict *out,
+                       size_t *parts);
 /* Open sink i (its ops, instance name and state): the metrics endpoint reads the webhook and
  * syslog sinks' own counters through it. False past the last one. */
 bool dd_pipeline_sink_at(const struct dd_pipeline *p, size_t i, const struct driftd_sink_ops **ops,
