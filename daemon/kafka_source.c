@@ -21,8 +21,15 @@
 #include "alert.h"
 #include "kafka_source.h"
 #include "state_store.h"
+#include "state_topic.h"
 
 #define DD_STATUS_INTERVAL_MS 30000
+/* The state topic (second tier): how long a flush or a restore may block the loop (the
+ * watchdog is fed before each, and WatchdogSec is 30 s), and how often a topic that could not
+ * be opened is tried again. */
+#define DD_TOPIC_FLUSH_MS 5000
+#define DD_TOPIC_FETCH_MS 20000
+#define DD_TOPIC_RETRY_MS 60000
 /* Headers beyond this many are ignored (CloudEvents needs about ten). */
 #define DD_KAFKA_MAX_HEADERS 64
 
@@ -49,7 +56,45 @@ struct dd_kafka_source {
 	bool snapshot_failing;
 	bool held_back;         /* snapshots wait for refused alerts */
 	bool state_offsets_win; /* restored from a fallback generation (see rebalance) */
+	/* The second tier (state.kafka_topic), opened when first needed; NULL until then. */
+	struct dd_state_topic *topic;
+	int64_t topic_tried_ms;
 };
+
+static void feed_watchdog(struct dd_kafka_source *s)
+{
+	if (s->watchdog_usec) {
+		sd_notify(0, "WATCHDOG=1");
+		s->last_watchdog_ms = dd_kafka_now_ms();
+	}
+}
+
+/* The state topic, opened now if it is not yet (at most once a minute: an open that fails
+ * waits out its timeout). NULL when not configured or not available. */
+static struct dd_state_topic *state_topic(struct dd_kafka_source *s)
+{
+	if (s->topic || !s->state || !s->conf->state_kafka_topic)
+		return s->topic;
+	int64_t now = dd_kafka_now_ms();
+	if (s->topic_tried_ms && now - s->topic_tried_ms < DD_TOPIC_RETRY_MS)
+		return NULL;
+	s->topic_tried_ms = now;
+	feed_watchdog(s);
+	char err[512] = "";
+	int rc = dd_state_topic_open(s->opts.brokers ? s->opts.brokers : s->conf->kafka.brokers,
+	                             s->conf->state_kafka_topic, s->conf->kafka.group,
+	                             s->conf->kafka.properties, s->opts.log, &s->topic, err,
+	                             sizeof(err));
+	if (rc < 0 && s->opts.log)
+		fprintf(s->opts.log,
+		        "driftd: state topic %s: cannot open it: %s (tried again in %d s; until "
+		        "then offsets are not committed and partitions restore from local state)\n",
+		        s->conf->state_kafka_topic, err[0] ? err : strerror(-rc),
+		        DD_TOPIC_RETRY_MS / 1000);
+	else if (rc == 0 && s->opts.log)
+		fprintf(s->opts.log, "driftd: state topic %s: open\n", s->conf->state_kafka_topic);
+	return s->topic;
+}
 
 int64_t dd_kafka_source_lag(struct dd_kafka_source *s)
 {
@@ -121,6 +166,53 @@ static rd_kafka_topic_partition_list_t *committed_of(rd_kafka_t *rk,
 	return c;
 }
 
+/* The state topic's record of each assigned partition (an array of parts->cnt, entries NULL
+ * when there is none), or NULL when there is no state topic or it cannot be read now. */
+static json_t **fetch_remote(struct dd_kafka_source *s,
+                             const rd_kafka_topic_partition_list_t *parts)
+{
+	struct dd_state_topic *t = state_topic(s);
+	if (!t || parts->cnt == 0)
+		return NULL;
+	struct dd_tp *want = calloc((size_t)parts->cnt, sizeof(*want));
+	json_t **out = calloc((size_t)parts->cnt, sizeof(*out));
+	if (!want || !out) {
+		free(want);
+		free(out);
+		return NULL;
+	}
+	for (int i = 0; i < parts->cnt; i++)
+		want[i] = (struct dd_tp){parts->elems[i].topic, parts->elems[i].partition};
+	char why[512] = "";
+	unsigned bad = 0;
+	feed_watchdog(s);
+	int64_t t0 = dd_kafka_now_ms();
+	int rc = dd_state_topic_fetch(t, want, (size_t)parts->cnt, out, &bad, DD_TOPIC_FETCH_MS,
+	                              why, sizeof(why));
+	free(want);
+	if (rc < 0) {
+		if (s->opts.log)
+			fprintf(
+			    s->opts.log,
+			    "driftd: state topic %s: cannot read it: %s; partitions resume from "
+			    "local state\n",
+			    s->conf->state_kafka_topic, why[0] ? why : strerror(-rc));
+		free(out);
+		return NULL;
+	}
+	if (s->opts.log) {
+		int found = 0;
+		for (int i = 0; i < parts->cnt; i++)
+			found += out[i] != NULL;
+		fprintf(s->opts.log,
+		        "driftd: state topic %s: read in %lld ms: %d of %d partitions have a "
+		        "state there%s\n",
+		        s->conf->state_kafka_topic, (long long)(dd_kafka_now_ms() - t0), found,
+		        parts->cnt, bad ? " (some records were not valid: see above)" : "");
+	}
+	return out;
+}
+
 /* Partitions assigned: each one's state goes into the pipeline before its first record, and
  * it resumes where that state stops. */
 static void assigned(struct dd_kafka_source *s, rd_kafka_topic_partition_list_t *parts)
@@ -145,6 +237,7 @@ static void assigned(struct dd_kafka_source *s, rd_kafka_topic_partition_list_t 
 	 * and the records in between are read again. */
 	rd_kafka_topic_partition_list_t *committed =
 	    s->state_offsets_win ? NULL : committed_of(s->rk, parts);
+	json_t **remote = fetch_remote(s, parts);
 	for (int i = 0; i < parts->cnt; i++) {
 		rd_kafka_topic_partition_t *tp = &parts->elems[i];
 		struct dd_partition_pos *e = dd_positions_get(&s->pos, tp->topic, tp->partition);
@@ -154,9 +247,44 @@ static void assigned(struct dd_kafka_source *s, rd_kafka_topic_partition_list_t 
 		                   : e->state    ? "the local snapshot"
 		                   : s->pos.seed ? "the seed"
 		                                 : NULL;
-		if (!e->live) {
-			char why[512] = "";
+		struct dd_partition_pos r = {0};
+		char why[512] = "";
+		int pr = remote && remote[i]
+		             ? dd_state_partition_parse(remote[i], &r, why, sizeof(why))
+		             : -ENOENT;
+		if (pr == 0 && (r.partition != tp->partition || strcmp(r.topic, tp->topic) != 0)) {
+			snprintf(why, sizeof(why), "it names %s[%d]", r.topic, (int)r.partition);
+			json_decref(r.state);
+			pr = -EBADMSG;
+		}
+		if (pr == -EBADMSG && s->opts.log)
+			fprintf(
+			    s->opts.log,
+			    "driftd: state topic: the record of %s[%d] is not a partition state "
+			    "(%s): ignored\n",
+			    tp->topic, (int)tp->partition, why);
+		if (pr == 0 && r.state && r.next > e->next) {
+			/* Another member (or this one before a crash) got further: its state
+			 * and offset win over what this instance kept. */
 			struct dd_load_report lr;
+			int rc = dd_state_take(s->p, &s->pos, e, r.state, &lr, why, sizeof(why));
+			if (rc == 0 || rc == -EBADMSG) {
+				e->next = e->published = r.next;
+				from = "the state topic";
+			}
+			if (rc == -EBADMSG) {
+				char where[300];
+				snprintf(where, sizeof(where), "%s[%d] (state topic)", tp->topic,
+				         (int)tp->partition);
+				restore_alert(s, where, why);
+				from = NULL;
+			}
+		}
+		if (pr == 0)
+			json_decref(r.state);
+		if (!e->live) {
+			struct dd_load_report lr;
+			why[0] = '\0';
 			int rc = dd_state_take(s->p, &s->pos, e, NULL, &lr, why, sizeof(why));
 			if (rc == -EBADMSG) {
 				char where[300];
@@ -194,6 +322,9 @@ static void assigned(struct dd_kafka_source *s, rd_kafka_topic_partition_list_t 
 	}
 	if (committed)
 		rd_kafka_topic_partition_list_destroy(committed);
+	for (int i = 0; remote && i < parts->cnt; i++)
+		json_decref(remote[i]);
+	free(remote);
 }
 
 static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -571,6 +702,56 @@ static void restore_alert(struct dd_kafka_source *s, const char *where, const ch
 	dd_pipeline_self_alert(s->p, &sa);
 }
 
+/* The second tier: each held partition whose state moved since its last record goes to the
+ * state topic, and must be acknowledged (acks=all) before the offsets are committed: another
+ * member taking the partition over restores from there. */
+static int publish(struct dd_kafka_source *s, struct dd_pipeline *p, char *why, size_t whysz)
+{
+	if (!s->conf->state_kafka_topic)
+		return 0;
+	struct dd_state_topic *t = state_topic(s);
+	if (!t) {
+		snprintf(why, whysz, "state topic %s: not available", s->conf->state_kafka_topic);
+		return -EIO;
+	}
+	size_t n = 0;
+	for (size_t k = 0; k < s->pos.n; k++) {
+		struct dd_partition_pos *e = &s->pos.p[k];
+		if (!e->live || e->next < 0 || e->next == e->published)
+			continue;
+		json_t *j = dd_state_partition(p, e);
+		char *text =
+		    j ? json_dumps(j, JSON_SORT_KEYS | JSON_REAL_PRECISION(17) | JSON_COMPACT)
+		      : NULL;
+		json_decref(j);
+		int rc = text ? dd_state_topic_put(t, e->topic, e->partition, text, strlen(text))
+		              : -ENOMEM;
+		free(text);
+		if (rc < 0) {
+			snprintf(why, whysz, "state topic %s: %s[%d]: %s",
+			         s->conf->state_kafka_topic, e->topic, (int)e->partition,
+			         rc == -EMSGSIZE ? "the partition's state is over the record limit"
+			                         : strerror(-rc));
+			return rc;
+		}
+		n++;
+	}
+	if (!n)
+		return 0;
+	feed_watchdog(s);
+	char sub[400] = "";
+	int rc = dd_state_topic_flush(t, DD_TOPIC_FLUSH_MS, sub, sizeof(sub));
+	if (rc < 0) {
+		snprintf(why, whysz, "state topic %s: %s", s->conf->state_kafka_topic,
+		         sub[0] ? sub : strerror(-rc));
+		return rc;
+	}
+	for (size_t k = 0; k < s->pos.n; k++)
+		if (s->pos.p[k].live && s->pos.p[k].next >= 0)
+			s->pos.p[k].published = s->pos.p[k].next;
+	return 0;
+}
+
 int dd_kafka_source_snapshot(struct dd_kafka_source *s, struct dd_pipeline *p, bool commit_sync)
 {
 	s->last_snapshot_ms = dd_kafka_now_ms();
@@ -596,9 +777,14 @@ int dd_kafka_source_snapshot(struct dd_kafka_source *s, struct dd_pipeline *p, b
 	}
 	s->held_back = false;
 	uint64_t gen = 0;
+	char what[600] = "";
 	int rc = s->st.records == s->records_at_snapshot && !s->snapshot_failing
 	             ? 0 /* nothing new since the last one */
 	             : dd_state_save(s->state, p, &s->pos, &gen);
+	if (rc < 0)
+		snprintf(what, sizeof(what), "%s", strerror(-rc));
+	else
+		rc = publish(s, p, what, sizeof(what));
 	if (rc < 0) {
 		s->st.snapshot_failures++;
 		if (!s->snapshot_failing) {
@@ -607,8 +793,8 @@ int dd_kafka_source_snapshot(struct dd_kafka_source *s, struct dd_pipeline *p, b
 			if (s->opts.log)
 				fprintf(s->opts.log,
 				        "driftd: state: cannot write a snapshot in %s: %s\n",
-				        dd_state_dir(s->state), strerror(-rc));
-			state_alert(s, p, true, strerror(-rc));
+				        dd_state_dir(s->state), what);
+			state_alert(s, p, true, what);
 		}
 		return rc;
 	}
@@ -677,6 +863,7 @@ void dd_kafka_source_free(struct dd_kafka_source *s)
 		dd_kafka_source_close(s);
 		rd_kafka_destroy(s->rk);
 	}
+	dd_state_topic_close(s->topic);
 	dd_positions_free(&s->pos);
 	free(s);
 }
