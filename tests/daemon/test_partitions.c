@@ -16,6 +16,9 @@
 
 #include <cmocka.h>
 
+#include <unistd.h>
+
+#include "baseline.h"
 #include "pipeline.h"
 #include "state_store.h"
 
@@ -344,6 +347,72 @@ static void test_seed_and_bad_partition(void **unused)
 	dd_config_free(c);
 }
 
+static struct dd_config *parse(const char *text, unsigned flags)
+{
+	struct dd_config *c = NULL;
+	if (dd_config_parse("t.yaml", text, strlen(text), flags, stderr, &c) < 0)
+		fail_msg("config rejected:\n%s", text);
+	return c;
+}
+
+/* The merged view: with one pinned reference (a baseline file), the partitions' windows merge
+ * exactly: the view equals one pipeline that saw every partition's records. With references
+ * learnt per partition it is refused (-EINVAL), and a detector that does not merge says so. */
+static void test_merged_view(void **unused)
+{
+	(void)unused;
+	char dir[] = "/tmp/driftd-merged-XXXXXX", in[300], base[300], text[1200];
+	assert_non_null(mkdtemp(dir));
+	snprintf(in, sizeof(in), "%s/ref.jsonl", dir);
+	snprintf(base, sizeof(base), "%s/ref.baseline", dir);
+	FILE *f = fopen(in, "w");
+	char rec[256];
+	for (int i = 0; i < 500; i++) {
+		record(9, i, 2000, 2000, rec, sizeof(rec));
+		fprintf(f, "%s\n", rec);
+	}
+	fclose(f);
+	snprintf(text, sizeof(text),
+	         "monitors:\n"
+	         "  - {name: psi-x, field: /x, detector: psi, reference: {size: 500, file: %s},"
+	         " window: {size: 5000}}\n"
+	         "  - {name: psi-learnt, field: /x, detector: psi, reference: {size: 100},"
+	         " window: {size: 5000}}\n"
+	         "  - {name: ks-x, field: /x, detector: ks, reference: {size: 100},"
+	         " window: {size: 100}}\n"
+	         "alerts: {sinks: []}\n",
+	         base);
+	struct dd_config *c0 = parse(text, DD_CONFIG_SKIP_BASELINES);
+	char *inputs[] = {in};
+	assert_int_equal(dd_baseline_build(c0, inputs, 1, base, stderr), 0);
+	dd_config_free(c0);
+	struct dd_config *c = parse(text, 0);
+	struct run parts, one;
+	run_open(&parts, c, true);
+	run_open(&one, c, false);
+	feed(&parts, 0, 0, 300, 100, 2000);
+	feed(&parts, 1, 0, 200, 2000, 2000);
+	feed(&one, 0, 0, 300, 100, 2000);
+	feed(&one, 1, 0, 200, 2000, 2000);
+	struct driftd_verdict a, b;
+	size_t na, nb;
+	assert_int_equal(dd_pipeline_merged(parts.p, 0, &a, &na), 0);
+	assert_int_equal(dd_pipeline_merged(one.p, 0, &b, &nb), 0);
+	assert_int_equal(na, 2);
+	assert_int_equal(nb, 1);
+	assert_memory_equal(&a.score, &b.score, sizeof(double)); /* exact */
+	assert_int_equal(a.drift, b.drift);
+	assert_true(a.drift); /* partition 0 shifted from record 100 */
+	assert_int_equal(dd_pipeline_merged(parts.p, 1, &a, &na), -EINVAL);
+	assert_int_equal(dd_pipeline_merged(parts.p, 2, &a, &na), -EOPNOTSUPP);
+	run_close(&parts);
+	run_close(&one);
+	dd_config_free(c);
+	unlink(in);
+	unlink(base);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -351,6 +420,7 @@ int main(void)
 	    cmocka_unit_test(test_one_alert_per_fingerprint),
 	    cmocka_unit_test(test_partition_moves_exactly),
 	    cmocka_unit_test(test_seed_and_bad_partition),
+	    cmocka_unit_test(test_merged_view),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
