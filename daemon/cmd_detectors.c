@@ -211,6 +211,36 @@ static void print_markdown(void)
 		       kind_name(d->kind), d->caps & DRIFTD_CAP_P_VALUE ? "yes" : "no",
 		       d->caps & DRIFTD_CAP_MERGE ? "yes" : "no", d->summary);
 	}
+	/* Which detectors merge, generated from the same capability flag as the column. */
+	fputs(
+	    "\n## Merging across partitions\n\n"
+	    "State is per Kafka partition (docs/operations.md). Detectors marked *mergeable* "
+	    "merge\n"
+	    "exactly: the partitions' current windows (counts, sums) are added, and the merged "
+	    "state\n"
+	    "gives the verdict one detector would give over all of those records together "
+	    "(tested\n"
+	    "bit for bit in tests/daemon/test_partitions.c, and the merge laws for every such\n"
+	    "detector in tests/detectors). Merging needs one reference for all partitions: give "
+	    "the\n"
+	    "monitor a pinned baseline (`reference: {file: ...}`). The metrics endpoint "
+	    "reports the\n"
+	    "merged view as `driftd_monitor_merged_*`; alerts stay per partition state, one "
+	    "per\n"
+	    "fingerprint across the instance's partitions. Not mergeable: rank and distance tests "
+	    "on\n"
+	    "samples (their windows are value lists), streaming detectors (a sequence has an "
+	    "order\n"
+	    "that partitions do not share) and security detectors (client tables).\n\n"
+	    "Mergeable now:",
+	    stdout);
+	const char *sep = " ";
+	for (size_t i = 0; i < driftd_n_detectors; i++)
+		if (driftd_detectors[i]->caps & DRIFTD_CAP_MERGE) {
+			printf("%s`%s`", sep, driftd_detectors[i]->name);
+			sep = ", ";
+		}
+	puts(".");
 	for (size_t i = 0; i < driftd_n_detectors; i++) {
 		const struct driftd_detector_ops *d = driftd_detectors[i];
 		printf("\n## %s\n\n%s\n\nKind: %s.%s%s\n\n", d->name, d->summary,
