@@ -59,6 +59,10 @@ static void sample(struct dd_metrics_sample *s)
 	                                             .p_value = 1e-12,
 	                                             .drift = true,
 	                                             .firing = true};
+	s->monitors[0].has_merged = true;
+	s->monitors[0].merged_score = 0.5;
+	s->monitors[0].merged_p_value = NAN;
+	s->monitors[0].merged_partitions = 3;
 	s->monitors[1] = (struct dd_metrics_monitor){
 	    .name = "ph", .detector = "page_hinkley", .has_verdict = true, .p_value = NAN};
 	s->n_sinks = s->cap_sinks = 1;
@@ -94,6 +98,11 @@ static void exposition(void **state)
 	    "driftd_monitor_p_value{monitor=\"ks-amount\",detector=\"ks\"} 9.9999999999999998e-13");
 	has_line(t, "driftd_monitor_firing{monitor=\"ks-amount\",detector=\"ks\"} 1");
 	has_line(t, "driftd_monitor_drift{monitor=\"ph\",detector=\"page_hinkley\"} 0");
+	/* The merged view where there is one; none for a detector that does not merge. */
+	has_line(t, "driftd_monitor_merged_score{monitor=\"ks-amount\",detector=\"ks\"} 0.5");
+	has_line(t, "driftd_monitor_merged_partitions{monitor=\"ks-amount\",detector=\"ks\"} 3");
+	assert_null(strstr(t, "driftd_monitor_merged_p_value{monitor=\"ks-amount\""));
+	assert_null(strstr(t, "driftd_monitor_merged_score{monitor=\"ph\""));
 	/* A verdict without a p-value has no p-value series (not NaN). */
 	assert_null(strstr(t, "driftd_monitor_p_value{monitor=\"ph\""));
 	has_line(t, "driftd_notifications_total 3");
