@@ -96,6 +96,14 @@ def main():
     print(p.stdout.rstrip())
     print()
 
+    # State per partition: the reference workload spread over 6 partitions, throughput with
+    # a shard per partition and with durable snapshots of every partition.
+    p, _, _, _ = timed([os.path.join(build, "bench", "bench_partitions"), data,
+                        os.path.join(HERE, "workload.yaml"), os.path.join(work, "state-bench"),
+                        "6"])
+    print(p.stdout.rstrip())
+    print()
+
     # Alert delivery: spool cost per alert and alerts/s through the webhook sink.
     p = subprocess.run([sys.executable, os.path.join(HERE, "bench_webhook.py"), build],
                        capture_output=True, text=True)
