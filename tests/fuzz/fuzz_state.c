@@ -2,7 +2,8 @@
  * into a pipeline of several monitors: detectors with binary state, calibration, a cumulative
  * sum, sliding windows and a sliding reference. Whatever the bytes, load either refuses them
  * or leaves a pipeline that keeps working; the corpus (gen_state_corpus.py) holds real
- * documents of this configuration saved by `driftd replay --save-state`. */
+ * documents of this configuration saved by `driftd replay --save-state`, alone (a partition's
+ * state) and as whole state documents with partitions and a seed. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <jansson.h>
 
 #include "pipeline.h"
+#include "state_store.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -43,6 +45,51 @@ static void cleanup(void)
 	dd_config_free(conf);
 }
 
+/* A whole state document (what a snapshot generation holds): parsed, loaded into a
+ * partitioned pipeline, each partition fed and the document saved again. */
+static void whole_document(const json_t *doc)
+{
+	static const char rec[] =
+	    "{\"model\":{\"id\":\"m\"},\"input\":{\"x\":0.5,\"c\":\"a\",\"v\":[1,2]}}";
+	struct dd_pipeline *p = NULL;
+	struct dd_pipeline_opts o = {.defer_sinks = true, .partitioned = true};
+	if (dd_pipeline_new(conf, &o, &p) < 0)
+		abort();
+	struct dd_positions pos = {0};
+	struct dd_restore_report r = {0};
+	char why[512];
+	int rc = dd_state_parse(doc, &pos, why, sizeof(why));
+	if (rc == 0)
+		rc = dd_state_load(p, &pos, &r, why, sizeof(why));
+	if (getenv("FUZZ_STATE_VERBOSE"))
+		fprintf(stderr, "document: %d partitions=%zu %s\n", rc, r.partitions,
+		        rc ? why : "");
+	if (rc == 0) {
+		for (size_t k = 0; k < pos.n && k < 8; k++) {
+			struct dd_load_report lr;
+			int tr = dd_state_take(p, &pos, &pos.p[k], NULL, &lr, why, sizeof(why));
+			if (tr < 0 && tr != -EBADMSG && tr != -ENOMEM)
+				abort();
+			for (int i = 0; i < 5; i++) {
+				struct dd_origin at = {.kafka = true,
+				                       .topic = pos.p[k].topic,
+				                       .partition = pos.p[k].partition,
+				                       .offset = i};
+				if (dd_pipeline_feed(p, rec, sizeof(rec) - 1, &at) < 0)
+					abort();
+			}
+		}
+		json_t *again = dd_state_document(p, &pos);
+		if (!again)
+			abort();
+		json_decref(again);
+	} else if (rc != -EBADMSG && rc != -ENOMEM) {
+		abort();
+	}
+	dd_positions_free(&pos);
+	dd_pipeline_free(p);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (!pipe_) {
@@ -56,6 +103,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json_t *doc = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &e);
 	if (!doc)
 		return 0;
+	if (json_integer_value(json_object_get(doc, "format")) == DD_STATE_DOC_FORMAT) {
+		whole_document(doc);
+		json_decref(doc);
+		return 0;
+	}
 	struct dd_load_report r;
 	char why[512];
 	int rc = dd_pipeline_load(pipe_, doc, &r, why, sizeof(why));

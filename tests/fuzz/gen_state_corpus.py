@@ -33,10 +33,16 @@ with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([driftd, "replay", "-q", "-c", cfg, "--save-state", st, "-"],
                        input="\n".join(lines) + "\n", text=True, check=True,
                        capture_output=True)
-        # A replay saves its state as the seed of a state document; the target loads
-        # the shard document inside it.
-        doc = json.loads(Path(st).read_text())["seed"]
+        # A replay saves its state as the seed of a state document: the target loads both
+        # that shard document alone and whole state documents (format 2: partitions with
+        # their offsets and state, and the seed).
+        whole = json.loads(Path(st).read_text())
+        doc = whole["seed"]
         (out / f"saved-{n}").write_text(json.dumps(doc, sort_keys=True))
+        (out / f"document-{n}").write_text(json.dumps(whole, sort_keys=True))
+        parts = dict(whole, partitions=[
+            {"topic": "logs", "partition": k, "next": n + k, "state": doc} for k in range(3)])
+        (out / f"partitions-{n}").write_text(json.dumps(parts, sort_keys=True))
         if n == 133:
             m = doc["monitors"]
             m["ks"]["monitor"]["ref_n"] = 61
