@@ -10,7 +10,9 @@
    at the snapshot's offsets, so the shift is found at exactly the offsets of an uninterrupted
    run (scipy), once, and nothing the snapshot covered is read again;
 4. corrupt newest snapshot: the previous generation is used, with a self-alert;
-5. two instances in one group split the partitions between them and together see everything.
+5. two instances in one group split the partitions between them and together see everything;
+6. 100 kill -9 while reading and snapshotting: every start restores, and each partition's final
+   state counted every record exactly once.
 
 usage: test_run_kafka.py PATH/TO/driftd
 """
@@ -498,10 +500,75 @@ def test_group_split(broker, tmp):
           f"{sorted(parts[1])})")
 
 
+def test_kill_loop(broker, tmp):
+    """100 times: start, let it read (snapshots every 20 ms, records arriving), kill -9 at a
+    random moment. Every start restores a usable state, and in the end each partition's state
+    has counted every one of its records exactly once."""
+    topic, group, parts = "killloop", "g-killloop", 2
+    broker.create_topic(topic, parts)
+    cfg = os.path.join(tmp, "kl.yaml")
+    mons = "".join(f"  - {{name: ph{k}, field: /input/f{k % 3}, detector: page_hinkley}}\n"
+                   f"  - {{name: ks{k}, field: /input/f{k % 3}, detector: ks, "
+                   f"reference: {{size: 500}}, window: {{size: 200}}}}\n" for k in range(10))
+    config(cfg, broker.bootstrap, topic, group, mons, snapshot="20ms")
+    # Static membership: a restart takes its partitions back at once instead of waiting out
+    # the killed member's session.
+    with open(cfg) as f:
+        text = f.read().replace("heartbeat.interval.ms: 1000}",
+                                "heartbeat.interval.ms: 1000, group.instance.id: kill-loop}")
+    with open(cfg, "w") as f:
+        f.write(text)
+    stop_flag = threading.Event()
+    sent = {p: 0 for p in range(parts)}
+
+    def paced():
+        rng = random.Random(9)
+        while not stop_flag.is_set():
+            for p in range(parts):
+                batch = [("k", json.dumps({"model": {"id": "m1"}, "input": {
+                    f"f{k}": round(rng.gauss(0, 1), 6) for k in range(3)}}))
+                    for _ in range(200)]
+                broker.produce(topic, batch, partition=p)
+                sent[p] += len(batch)
+            time.sleep(0.02)
+    producer = threading.Thread(target=paced)
+    producer.start()
+    rng = random.Random(4)
+    err = os.path.join(tmp, "kl.err")
+    bad_starts = []
+    for i in range(100):
+        open(err, "w").close()
+        proc = subprocess.Popen([DRIFTD, "run", "-c", cfg], stdout=subprocess.DEVNULL,
+                                stderr=open(err, "w"))
+        wait_for(lambda: "assigned" in open(err).read(), 30, "assignment")
+        time.sleep(rng.uniform(0, 0.3))
+        proc.kill()
+        proc.wait()
+        e = open(err).read()
+        if "unusable" in e or "cannot" in e or "assigned" not in e:
+            bad_starts.append((i, e[-600:]))
+    stop_flag.set()
+    producer.join()
+    check(not bad_starts, "100 kill -9 during reading and snapshotting: every start restored "
+          "a usable state", str(bad_starts[:2]))
+    total = sum(sent.values())
+    trace = os.path.join(tmp, "kl.trace")
+    proc = start(cfg, trace, os.path.join(tmp, "kl.out"), err)
+    done = wait_for(lambda: broker.committed_offsets(group, topic) ==
+                    {p: sent[p] for p in range(parts)}, 120, "the rest, committed")
+    rc, _ = stop(proc)
+    gen, doc = snapshots(cfg, group)[0]
+    counted = {o["partition"]: o["state"]["monitors"]["ph0"]["monitor"]["matched"]
+               for o in doc["partitions"]}
+    check(done and rc == 0 and counted == sent,
+          f"after 100 crashes each partition's state counted its records exactly once "
+          f"({counted} of {sent}, {total} in all)", open(err).read()[-800:])
+
+
 def main():
     with tempfile.TemporaryDirectory() as tmp, Broker(tmp) as broker:
         for t in (test_alerts, test_time_range, test_formats, test_kill9, test_restore,
-                  test_group_moved_on, test_group_split):
+                  test_group_moved_on, test_group_split, test_kill_loop):
             try:
                 t(broker, tmp)
             except Exception as e:  # a harness failure is a test failure, not a crash
