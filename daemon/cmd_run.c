@@ -129,6 +129,11 @@ static bool reload(const char *path, struct dd_config **conf, struct dd_pipeline
 	                      strcmp(nc->kafka.group, (*conf)->kafka.group) ||
 	                      strcmp(nc->kafka.format, (*conf)->kafka.format)))
 		fprintf(stderr, "driftd: source.kafka changes take effect at the next restart\n");
+	if (!(*conf)->state_kafka_topic != !nc->state_kafka_topic ||
+	    (nc->state_kafka_topic &&
+	     strcmp(nc->state_kafka_topic, (*conf)->state_kafka_topic) != 0))
+		fprintf(stderr,
+		        "driftd: state.kafka_topic changes take effect at the next restart\n");
 	dd_kafka_source_set_config(src, nc);
 	audit("configuration reloaded from %s: %zu monitors, %zu kept their state, %zu start over",
 	      path, nc->n_monitors, kept, nc->n_monitors - kept);

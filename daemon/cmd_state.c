@@ -260,6 +260,25 @@ int dd_cmd_state(int argc, char **argv)
 			        e.column, e.text);
 			goto out;
 		}
+		/* A seed alone (`replay --save-state`) seeds partitions without state of their
+		 * own: it goes into the newest generation in place of its seed, and the partitions
+		 * there keep their state. */
+		struct dd_positions in = {0};
+		char why[512] = "";
+		uint64_t got = 0;
+		json_t *newest = NULL;
+		if (dd_state_parse(doc, &in, why, sizeof(why)) == 0 && in.n == 0 && in.seed &&
+		    (newest = read_doc(dir, 0, &got, why, sizeof(why))) &&
+		    json_object_set(newest, "seed", in.seed) == 0) {
+			printf("the seed in %s replaces the seed of generation %" PRIu64
+			       "; its partitions keep their own state\n",
+			       argv[optind], got);
+			json_decref(doc);
+			doc = newest;
+		} else {
+			json_decref(newest);
+		}
+		dd_positions_free(&in);
 		status = write_doc(conf, doc, argv[optind]);
 		json_decref(doc);
 	}

@@ -53,12 +53,18 @@ struct dd_kafka_source {
 	struct dd_pipeline *p;             /* the pipeline being fed (for revoke snapshots) */
 	int64_t last_snapshot_ms;
 	uint64_t records_at_snapshot;
-	bool snapshot_failing;
 	bool held_back;         /* snapshots wait for refused alerts */
 	bool state_offsets_win; /* restored from a fallback generation (see rebalance) */
 	/* The second tier (state.kafka_topic), opened when first needed; NULL until then. */
 	struct dd_state_topic *topic;
+	char *topic_name; /* state.kafka_topic at start (a reload does not change it), or NULL */
 	int64_t topic_tried_ms;
+	size_t restoring; /* partitions paused until the state topic can be read */
+	int64_t restore_tried_ms;
+	bool force_snapshot; /* partitions' states changed hands: write one even without records */
+	bool local_failing;  /* the last local snapshot failed (the next one is forced) */
+	bool topic_failing;  /* the last publish to the state topic failed */
+	int64_t topic_fail_since_ms;
 };
 
 static void feed_watchdog(struct dd_kafka_source *s)
@@ -73,7 +79,7 @@ static void feed_watchdog(struct dd_kafka_source *s)
  * waits out its timeout). NULL when not configured or not available. */
 static struct dd_state_topic *state_topic(struct dd_kafka_source *s)
 {
-	if (s->topic || !s->state || !s->conf->state_kafka_topic)
+	if (s->topic || !s->state || !s->topic_name)
 		return s->topic;
 	int64_t now = dd_kafka_now_ms();
 	if (s->topic_tried_ms && now - s->topic_tried_ms < DD_TOPIC_RETRY_MS)
@@ -82,17 +88,15 @@ static struct dd_state_topic *state_topic(struct dd_kafka_source *s)
 	feed_watchdog(s);
 	char err[512] = "";
 	int rc = dd_state_topic_open(s->opts.brokers ? s->opts.brokers : s->conf->kafka.brokers,
-	                             s->conf->state_kafka_topic, s->conf->kafka.group,
-	                             s->conf->kafka.properties, s->opts.log, &s->topic, err,
-	                             sizeof(err));
+	                             s->topic_name, s->conf->kafka.group, s->conf->kafka.properties,
+	                             s->opts.log, &s->topic, err, sizeof(err));
 	if (rc < 0 && s->opts.log)
 		fprintf(s->opts.log,
 		        "driftd: state topic %s: cannot open it: %s (tried again in %d s; until "
 		        "then offsets are not committed and partitions restore from local state)\n",
-		        s->conf->state_kafka_topic, err[0] ? err : strerror(-rc),
-		        DD_TOPIC_RETRY_MS / 1000);
+		        s->topic_name, err[0] ? err : strerror(-rc), DD_TOPIC_RETRY_MS / 1000);
 	else if (rc == 0 && s->opts.log)
-		fprintf(s->opts.log, "driftd: state topic %s: open\n", s->conf->state_kafka_topic);
+		fprintf(s->opts.log, "driftd: state topic %s: open\n", s->topic_name);
 	return s->topic;
 }
 
@@ -166,165 +170,250 @@ static rd_kafka_topic_partition_list_t *committed_of(rd_kafka_t *rk,
 	return c;
 }
 
-/* The state topic's record of each assigned partition (an array of parts->cnt, entries NULL
- * when there is none), or NULL when there is no state topic or it cannot be read now. */
-static json_t **fetch_remote(struct dd_kafka_source *s,
-                             const rd_kafka_topic_partition_list_t *parts)
+/* The state topic's record of each of the n partitions (an array of n, entries NULL when
+ * there is none), or NULL when it cannot be read now (not reachable, timed out). */
+static json_t **fetch_remote(struct dd_kafka_source *s, const struct dd_tp *want, size_t n)
 {
 	struct dd_state_topic *t = state_topic(s);
-	if (!t || parts->cnt == 0)
+	if (!t || n == 0)
 		return NULL;
-	struct dd_tp *want = calloc((size_t)parts->cnt, sizeof(*want));
-	json_t **out = calloc((size_t)parts->cnt, sizeof(*out));
-	if (!want || !out) {
-		free(want);
-		free(out);
+	json_t **out = calloc(n, sizeof(*out));
+	if (!out)
 		return NULL;
-	}
-	for (int i = 0; i < parts->cnt; i++)
-		want[i] = (struct dd_tp){parts->elems[i].topic, parts->elems[i].partition};
 	char why[512] = "";
 	unsigned bad = 0;
 	feed_watchdog(s);
 	int64_t t0 = dd_kafka_now_ms();
-	int rc = dd_state_topic_fetch(t, want, (size_t)parts->cnt, out, &bad, DD_TOPIC_FETCH_MS,
-	                              why, sizeof(why));
-	free(want);
+	int rc = dd_state_topic_fetch(t, want, n, out, &bad, DD_TOPIC_FETCH_MS, why, sizeof(why));
+	feed_watchdog(s);
 	if (rc < 0) {
 		if (s->opts.log)
 			fprintf(
 			    s->opts.log,
-			    "driftd: state topic %s: cannot read it: %s; partitions resume from "
-			    "local state\n",
-			    s->conf->state_kafka_topic, why[0] ? why : strerror(-rc));
+			    "driftd: state topic %s: cannot read it: %s; the %zu partitions wait "
+			    "(paused) until it can be read\n",
+			    s->topic_name, why[0] ? why : strerror(-rc), n);
 		free(out);
 		return NULL;
 	}
 	if (s->opts.log) {
-		int found = 0;
-		for (int i = 0; i < parts->cnt; i++)
+		size_t found = 0;
+		for (size_t i = 0; i < n; i++)
 			found += out[i] != NULL;
 		fprintf(s->opts.log,
-		        "driftd: state topic %s: read in %lld ms: %d of %d partitions have a "
+		        "driftd: state topic %s: read in %lld ms: %zu of %zu partitions have a "
 		        "state there%s\n",
-		        s->conf->state_kafka_topic, (long long)(dd_kafka_now_ms() - t0), found,
-		        parts->cnt, bad ? " (some records were not valid: see above)" : "");
+		        s->topic_name, (long long)(dd_kafka_now_ms() - t0), found, n,
+		        bad ? " (some records were not valid: see above)" : "");
 	}
 	return out;
 }
 
+/* Put partition e's state in the pipeline (if it is not there yet): the state topic's record
+ * when it is further than what this instance has and loads, else the local one, the seed, or
+ * fresh. Returns the offset to resume at, or RD_KAFKA_OFFSET_INVALID (the group's commit or
+ * auto.offset.reset). committed: the group's commit (-1 unknown). */
+static int64_t take_partition(struct dd_kafka_source *s, struct dd_partition_pos *e,
+                              const json_t *remote, int64_t committed)
+{
+	char where[300], why[512] = "";
+	snprintf(where, sizeof(where), "%s[%d]", e->topic, (int)e->partition);
+	const char *from = e->live       ? "kept"
+	                   : e->state    ? "the local snapshot"
+	                   : s->pos.seed ? "the seed"
+	                                 : NULL;
+	struct dd_partition_pos r = {0};
+	int pr = remote ? dd_state_partition_parse(remote, &r, why, sizeof(why)) : -ENOENT;
+	if (pr == 0 && (r.partition != e->partition || strcmp(r.topic, e->topic) != 0)) {
+		snprintf(why, sizeof(why), "it names %s[%d]", r.topic, (int)r.partition);
+		json_decref(r.state);
+		pr = -EBADMSG;
+	}
+	if (pr == -EBADMSG && s->opts.log)
+		fprintf(s->opts.log,
+		        "driftd: state topic: the record of %s is not a partition state (%s): "
+		        "ignored\n",
+		        where, why);
+	if (pr == 0 && r.state && r.next > e->next) {
+		/* Another member (or this one before a crash) got further: its state and
+		 * offset win over what this instance kept. One that does not load is ignored
+		 * (and reported): the local state stays. */
+		struct dd_load_report lr;
+		int rc = dd_state_take(s->p, &s->pos, e, r.state, &lr, why, sizeof(why));
+		if (rc == 0) {
+			e->next = e->published = r.next;
+			from = "the state topic";
+		} else if (rc == -EBADMSG) {
+			char w[340];
+			snprintf(w, sizeof(w), "%s (state topic)", where);
+			restore_alert(s, w, why);
+		}
+	}
+	if (pr == 0)
+		json_decref(r.state);
+	if (!e->live) {
+		struct dd_load_report lr;
+		why[0] = '\0';
+		int rc = dd_state_take(s->p, &s->pos, e, NULL, &lr, why, sizeof(why));
+		if (rc == -EBADMSG) {
+			restore_alert(s, where, why);
+			from = NULL;
+		}
+	}
+	if (e->next < 0) {
+		if (s->opts.log && from)
+			fprintf(s->opts.log,
+			        "driftd: kafka: %s starts from %s at the group's offset\n", where,
+			        from);
+		return RD_KAFKA_OFFSET_INVALID;
+	}
+	/* Unless the group committed further (another member owned the partition since, and
+	 * its state did not reach us): then from there, as re-reading would count those
+	 * records twice across the group. */
+	if (committed > e->next) {
+		if (s->opts.log)
+			fprintf(s->opts.log,
+			        "driftd: kafka: %s: the group committed %lld, past the state's "
+			        "%lld: another member read it since\n",
+			        where, (long long)committed, (long long)e->next);
+		e->next = committed;
+	}
+	if (s->opts.log)
+		fprintf(s->opts.log,
+		        "driftd: kafka: %s resumes at offset %lld (the state snapshot's, %s)\n",
+		        where, (long long)e->next, from ? from : "fresh");
+	return e->next;
+}
+
+/* The group's commit of each partition of list (-1 unknown), or NULL. */
+static int64_t *committed_offsets(struct dd_kafka_source *s,
+                                  const rd_kafka_topic_partition_list_t *list)
+{
+	rd_kafka_topic_partition_list_t *c = committed_of(s->rk, list);
+	int64_t *out = c ? calloc((size_t)list->cnt + 1, sizeof(*out)) : NULL;
+	for (int i = 0; out && i < list->cnt; i++)
+		out[i] = c->elems[i].offset;
+	if (c)
+		rd_kafka_topic_partition_list_destroy(c);
+	feed_watchdog(s);
+	return out;
+}
+
 /* Partitions assigned: each one's state goes into the pipeline before its first record, and
- * it resumes where that state stops. */
+ * it resumes where that state stops. With a state topic that cannot be read now, they stay
+ * paused (restoring) until it can: processing on a state older than the topic's would
+ * publish it over the newer one. */
 static void assigned(struct dd_kafka_source *s, rd_kafka_topic_partition_list_t *parts)
 {
+	feed_watchdog(s);
+	s->force_snapshot = true;
 	/* Partitions held before and not assigned again leave (their state is kept, and
 	 * written with the others). */
 	for (size_t k = 0; k < s->pos.n; k++) {
 		struct dd_partition_pos *e = &s->pos.p[k];
+		e->owned = e->restoring = false;
 		bool again = false;
 		for (int i = 0; i < parts->cnt && !again; i++)
 			again = parts->elems[i].partition == e->partition &&
 			        strcmp(parts->elems[i].topic, e->topic) == 0;
-		if (e->live && !again && dd_state_release(s->p, e) < 0 && s->opts.log)
-			fprintf(s->opts.log, "driftd: state: %s[%d]: cannot keep its state\n",
-			        e->topic, (int)e->partition);
+		if (e->live && !again) {
+			if (dd_state_release(s->p, e) < 0 && s->opts.log)
+				fprintf(s->opts.log,
+				        "driftd: state: %s[%d]: cannot keep its state\n", e->topic,
+				        (int)e->partition);
+			feed_watchdog(s);
+		}
 	}
-	/* Resume where the state stops: records below are in it already. Unless the group
-	 * committed further (another member owned the partition since, and its state did not
-	 * reach us): then from there, as re-reading would count those records twice across
-	 * the group. After a fallback to an older generation our own commits are ahead of the
-	 * state (the newer snapshot that covered them was lost): then the state's offsets win
-	 * and the records in between are read again. */
-	rd_kafka_topic_partition_list_t *committed =
-	    s->state_offsets_win ? NULL : committed_of(s->rk, parts);
-	json_t **remote = fetch_remote(s, parts);
+	/* After a fallback to an older generation our own commits are ahead of the state (the
+	 * newer snapshot that covered them was lost): then, at this first assignment, the
+	 * state's offsets win and the records in between are read again. */
+	int64_t *committed = s->state_offsets_win ? NULL : committed_offsets(s, parts);
+	s->state_offsets_win = false;
+	struct dd_tp *want = calloc((size_t)parts->cnt + 1, sizeof(*want));
+	for (int i = 0; want && i < parts->cnt; i++)
+		want[i] = (struct dd_tp){parts->elems[i].topic, parts->elems[i].partition};
+	json_t **remote = want ? fetch_remote(s, want, (size_t)parts->cnt) : NULL;
+	bool wait = s->topic_name && !remote;
 	for (int i = 0; i < parts->cnt; i++) {
 		rd_kafka_topic_partition_t *tp = &parts->elems[i];
 		struct dd_partition_pos *e = dd_positions_get(&s->pos, tp->topic, tp->partition);
 		if (!e)
-			continue; /* no memory: the partition starts fresh at the group's offset */
-		const char *from = e->live       ? "kept"
-		                   : e->state    ? "the local snapshot"
-		                   : s->pos.seed ? "the seed"
-		                                 : NULL;
-		struct dd_partition_pos r = {0};
-		char why[512] = "";
-		int pr = remote && remote[i]
-		             ? dd_state_partition_parse(remote[i], &r, why, sizeof(why))
-		             : -ENOENT;
-		if (pr == 0 && (r.partition != tp->partition || strcmp(r.topic, tp->topic) != 0)) {
-			snprintf(why, sizeof(why), "it names %s[%d]", r.topic, (int)r.partition);
-			json_decref(r.state);
-			pr = -EBADMSG;
-		}
-		if (pr == -EBADMSG && s->opts.log)
-			fprintf(
-			    s->opts.log,
-			    "driftd: state topic: the record of %s[%d] is not a partition state "
-			    "(%s): ignored\n",
-			    tp->topic, (int)tp->partition, why);
-		if (pr == 0 && r.state && r.next > e->next) {
-			/* Another member (or this one before a crash) got further: its state
-			 * and offset win over what this instance kept. */
-			struct dd_load_report lr;
-			int rc = dd_state_take(s->p, &s->pos, e, r.state, &lr, why, sizeof(why));
-			if (rc == 0 || rc == -EBADMSG) {
-				e->next = e->published = r.next;
-				from = "the state topic";
-			}
-			if (rc == -EBADMSG) {
-				char where[300];
-				snprintf(where, sizeof(where), "%s[%d] (state topic)", tp->topic,
-				         (int)tp->partition);
-				restore_alert(s, where, why);
-				from = NULL;
-			}
-		}
-		if (pr == 0)
-			json_decref(r.state);
-		if (!e->live) {
-			struct dd_load_report lr;
-			why[0] = '\0';
-			int rc = dd_state_take(s->p, &s->pos, e, NULL, &lr, why, sizeof(why));
-			if (rc == -EBADMSG) {
-				char where[300];
-				snprintf(where, sizeof(where), "%s[%d]", tp->topic,
-				         (int)tp->partition);
-				restore_alert(s, where, why);
-				from = NULL;
-			}
-		}
-		if (e->next < 0) {
-			if (s->opts.log && from)
-				fprintf(s->opts.log,
-				        "driftd: kafka: %s[%d] starts from %s at the group's "
-				        "offset\n",
-				        tp->topic, (int)tp->partition, from);
+			continue; /* no memory: the run loop opens it fresh */
+		e->owned = true;
+		if (wait) {
+			e->restoring = true;
+			s->restoring++;
 			continue;
 		}
-		int64_t c = committed ? committed->elems[i].offset : -1;
-		if (c > e->next) {
-			if (s->opts.log)
-				fprintf(s->opts.log,
-				        "driftd: kafka: %s[%d]: the group committed %lld, past "
-				        "the state's %lld: another member read it since\n",
-				        tp->topic, (int)tp->partition, (long long)c,
-				        (long long)e->next);
-			e->next = c;
-		}
-		tp->offset = e->next;
-		if (s->opts.log)
-			fprintf(s->opts.log,
-			        "driftd: kafka: %s[%d] resumes at offset %lld (the state "
-			        "snapshot's, %s)\n",
-			        tp->topic, (int)tp->partition, (long long)e->next,
-			        from ? from : "fresh");
+		tp->offset =
+		    take_partition(s, e, remote ? remote[i] : NULL, committed ? committed[i] : -1);
+		feed_watchdog(s);
 	}
-	if (committed)
-		rd_kafka_topic_partition_list_destroy(committed);
 	for (int i = 0; remote && i < parts->cnt; i++)
 		json_decref(remote[i]);
 	free(remote);
+	free(want);
+	free(committed);
+}
+
+/* Partitions paused for the state topic (assigned while it could not be read): read it again,
+ * take their states, seek and resume. Called from the loop, at most every few seconds. */
+static void restore_paused(struct dd_kafka_source *s)
+{
+	int64_t now = dd_kafka_now_ms();
+	if (!s->restoring || now - s->restore_tried_ms < 5000)
+		return;
+	s->restore_tried_ms = now;
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(8);
+	struct dd_tp *want = calloc(s->pos.n + 1, sizeof(*want));
+	size_t n = 0;
+	for (size_t k = 0; want && k < s->pos.n; k++)
+		if (s->pos.p[k].restoring) {
+			want[n++] = (struct dd_tp){s->pos.p[k].topic, s->pos.p[k].partition};
+			rd_kafka_topic_partition_list_add(list, s->pos.p[k].topic,
+			                                  s->pos.p[k].partition);
+		}
+	json_t **remote = want ? fetch_remote(s, want, n) : NULL;
+	if (remote) {
+		int64_t *committed = committed_offsets(s, list);
+		for (size_t i = 0; i < n; i++) {
+			struct dd_partition_pos *e =
+			    dd_positions_find(&s->pos, want[i].topic, want[i].partition);
+			int64_t off =
+			    take_partition(s, e, remote[i], committed ? committed[(int)i] : -1);
+			list->elems[i].offset = off;
+			e->restoring = false;
+			json_decref(remote[i]);
+		}
+		free(committed);
+		s->restoring = 0;
+		s->force_snapshot = true;
+		/* Seek the partitions whose state names an offset; the others start at the
+		 * group's commit, as assigned. */
+		rd_kafka_topic_partition_list_t *seek =
+		    rd_kafka_topic_partition_list_new(list->cnt);
+		for (int i = 0; i < list->cnt; i++)
+			if (list->elems[i].offset >= 0)
+				rd_kafka_topic_partition_list_add(seek, list->elems[i].topic,
+				                                  list->elems[i].partition)
+				    ->offset = list->elems[i].offset;
+		rd_kafka_error_t *err =
+		    seek->cnt ? rd_kafka_seek_partitions(s->rk, seek, 10000) : NULL;
+		if (err) {
+			if (s->opts.log)
+				fprintf(s->opts.log, "driftd: kafka: seek after restore: %s\n",
+				        rd_kafka_error_string(err));
+			rd_kafka_error_destroy(err);
+		}
+		rd_kafka_topic_partition_list_destroy(seek);
+		rd_kafka_resume_partitions(s->rk, list);
+		if (s->opts.log)
+			fprintf(s->opts.log, "driftd: kafka: %zu partitions restored and resumed\n",
+			        n);
+	}
+	free(remote);
+	free(want);
+	rd_kafka_topic_partition_list_destroy(list);
 }
 
 static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -332,10 +421,23 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 {
 	struct dd_kafka_source *s = opaque;
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		s->restoring = 0;
 		if (s->state && s->p)
 			assigned(s, parts);
 		s->last_pos = NULL;
 		rd_kafka_assign(rk, parts);
+		if (s->restoring) {
+			/* Paused until the state topic can be read (restore_paused). */
+			rd_kafka_topic_partition_list_t *paused =
+			    rd_kafka_topic_partition_list_new(parts->cnt);
+			for (size_t k = 0; k < s->pos.n; k++)
+				if (s->pos.p[k].restoring)
+					rd_kafka_topic_partition_list_add(paused, s->pos.p[k].topic,
+					                                  s->pos.p[k].partition);
+			rd_kafka_pause_partitions(rk, paused);
+			rd_kafka_topic_partition_list_destroy(paused);
+			s->restore_tried_ms = dd_kafka_now_ms();
+		}
 		s->st.assigned = parts->cnt;
 		if (s->opts.log)
 			fprintf(s->opts.log, "driftd: kafka: assigned %d partition%s\n", parts->cnt,
@@ -344,16 +446,25 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	}
 	/* Revoked (or an error): snapshot and commit what was processed before the partitions
 	 * go, so the next owner starts where we stopped rather than at the last commit. The
-	 * shards stay until the next assignment says which partitions are ours again. */
+	 * shards stay until the next assignment says which partitions are ours again. When
+	 * the assignment was lost (this member was dropped from the group: the partitions may
+	 * have a new owner already) the state is written locally only: publishing it could
+	 * overwrite the new owner's newer state. */
+	bool lost = rd_kafka_assignment_lost(rk);
+	for (size_t k = 0; lost && k < s->pos.n; k++)
+		s->pos.p[k].owned = false;
 	if (s->p)
-		dd_kafka_source_snapshot(s, s->p, true);
-	else
+		dd_kafka_source_snapshot(s, s->p, !lost);
+	else if (!lost)
 		rd_kafka_commit(rk, NULL, 0);
+	for (size_t k = 0; k < s->pos.n; k++)
+		s->pos.p[k].owned = s->pos.p[k].restoring = false;
+	s->restoring = 0;
 	rd_kafka_assign(rk, NULL);
 	s->st.assigned = 0;
 	if (s->opts.log)
-		fprintf(s->opts.log, "driftd: kafka: partitions revoked (%s)\n",
-		        rd_kafka_err2str(err));
+		fprintf(s->opts.log, "driftd: kafka: partitions revoked (%s%s)\n",
+		        rd_kafka_err2str(err), lost ? "; the assignment was lost" : "");
 }
 
 /* Errors librdkafka raises outside of messages (all brokers down, authentication, ...):
@@ -468,6 +579,11 @@ int dd_kafka_source_new(const struct dd_config *c, const struct dd_kafka_opts *o
 		dd_kafka_source_free(s);
 		return -EINVAL;
 	}
+	if (c->state_kafka_topic && !o->stateless &&
+	    !(s->topic_name = strdup(c->state_kafka_topic))) {
+		dd_kafka_source_free(s);
+		return -ENOMEM;
+	}
 	*ret = s;
 	return 0;
 }
@@ -561,6 +677,8 @@ int dd_kafka_source_run(struct dd_kafka_source *s, struct dd_pipeline *p)
 			s->opts.tick(s->opts.tick_arg, s, p, now_ms);
 			s->last_tick_ms = now_ms;
 		}
+		if (s->restoring)
+			restore_paused(s);
 		/* Request halves whose response never came (kserve-v2, cloudevents). */
 		dd_adapter_expire(s->adapter, now_ms);
 		if ((!m || (++polls & 63) == 0) && stop_requested(s)) {
@@ -598,6 +716,25 @@ int dd_kafka_source_run(struct dd_kafka_source *s, struct dd_pipeline *p)
 				return -ENOMEM;
 			}
 			s->last_pos = pp;
+			if (pp->restoring) {
+				/* Paused for the state topic; fetched before the pause took
+				 * effect: read again after the restore's seek. */
+				rd_kafka_message_destroy(m);
+				continue;
+			}
+			if (!pp->live) {
+				/* Not announced by an assignment (or its state could not be
+				 * taken): the seed or fresh, and written with the others. */
+				char why[256] = "";
+				struct dd_load_report lr;
+				int trc =
+				    dd_state_take(p, &s->pos, pp, NULL, &lr, why, sizeof(why));
+				if (trc < 0 && trc != -EBADMSG) {
+					rd_kafka_message_destroy(m);
+					return trc;
+				}
+				pp->owned = true;
+			}
 			if (pp->next > m->offset) {
 				/* Partitions are assigned at the state's offsets, so a record
 				 * below means the log moved under us (offset reset after
@@ -649,25 +786,31 @@ void dd_kafka_source_set_state(struct dd_kafka_source *s, struct dd_state_store 
 	s->last_pos = NULL;
 }
 
-/* A failing state write is an alert (the monitors' memory is at risk), and its recovery too. */
-static void state_alert(struct dd_kafka_source *s, struct dd_pipeline *p, bool failing,
-                        const char *what)
+/* A failing state write is an alert (the monitors' memory is at risk), and its recovery too.
+ * One series for the local snapshots (key: the state directory), one for the state topic. */
+static void state_alert(struct dd_kafka_source *s, struct dd_pipeline *p, bool failing, bool topic,
+                        int64_t since_ms, const char *what)
 {
-	char out[512], episode[32];
-	snprintf(out, sizeof(out),
-	         failing ? "Cannot write the state snapshot in %s: %s; offsets are not committed "
-	                   "past the last good snapshot, so a restart re-reads from there"
-	                 : "State snapshots in %s are written again%s",
-	         dd_state_dir(s->state), what);
-	snprintf(episode, sizeof(episode), "%lld", (long long)s->st.snapshot_fail_since_ms);
+	char out[768], episode[32];
+	const char *where = topic ? s->topic_name : dd_state_dir(s->state);
+	if (failing)
+		snprintf(
+		    out, sizeof(out),
+		    "Cannot write the state %s %s: %s; offsets are not committed past the last "
+		    "state written there, so a restart (or the next owner) re-reads from there",
+		    topic ? "to the state topic" : "snapshot in", where, what);
+	else
+		snprintf(out, sizeof(out), "State is written %s %s again",
+		         topic ? "to the state topic" : "in", where);
+	snprintf(episode, sizeof(episode), "%lld", (long long)since_ms);
 	json_t *f = json_object();
-	json_object_set_new(f, "state.dir", json_string(dd_state_dir(s->state)));
+	json_object_set_new(f, topic ? "state.kafka_topic" : "state.dir", json_string(where));
 	json_object_set_new(f, "error", json_string(what));
 	static const char *const tags[] = {"threat:monitor_integrity", "etsi:5.2.1-3", NULL};
 	struct dd_self_alert sa = {.rule = "driftd.state_write_failed",
 	                           .status = failing ? "firing" : "resolved",
 	                           .severity = DD_SEV_ERROR,
-	                           .key = dd_state_dir(s->state),
+	                           .key = where,
 	                           .episode = episode,
 	                           .output = out,
 	                           .tags = tags,
@@ -702,22 +845,24 @@ static void restore_alert(struct dd_kafka_source *s, const char *where, const ch
 	dd_pipeline_self_alert(s->p, &sa);
 }
 
-/* The second tier: each held partition whose state moved since its last record goes to the
- * state topic, and must be acknowledged (acks=all) before the offsets are committed: another
- * member taking the partition over restores from there. */
+/* The second tier: each partition held (owned) whose state moved since its last record goes
+ * to the state topic, and must be acknowledged (acks=all) before its offset is committed:
+ * another member taking the partition over restores from there. A partition that cannot be
+ * written (over the record limit) holds back only its own offsets. */
 static int publish(struct dd_kafka_source *s, struct dd_pipeline *p, char *why, size_t whysz)
 {
-	if (!s->conf->state_kafka_topic)
-		return 0;
 	struct dd_state_topic *t = state_topic(s);
 	if (!t) {
-		snprintf(why, whysz, "state topic %s: not available", s->conf->state_kafka_topic);
+		snprintf(why, whysz, "not available");
 		return -EIO;
 	}
 	size_t n = 0;
+	int ret = 0;
+	for (size_t k = 0; k < s->pos.n; k++)
+		s->pos.p[k].pending = -1;
 	for (size_t k = 0; k < s->pos.n; k++) {
 		struct dd_partition_pos *e = &s->pos.p[k];
-		if (!e->live || e->next < 0 || e->next == e->published)
+		if (!e->owned || !e->live || e->restoring || e->next < 0 || e->next == e->published)
 			continue;
 		json_t *j = dd_state_partition(p, e);
 		char *text =
@@ -728,28 +873,34 @@ static int publish(struct dd_kafka_source *s, struct dd_pipeline *p, char *why, 
 		              : -ENOMEM;
 		free(text);
 		if (rc < 0) {
-			snprintf(why, whysz, "state topic %s: %s[%d]: %s",
-			         s->conf->state_kafka_topic, e->topic, (int)e->partition,
-			         rc == -EMSGSIZE ? "the partition's state is over the record limit"
-			                         : strerror(-rc));
-			return rc;
+			if (ret == 0)
+				snprintf(why, whysz, "%s[%d]: %s", e->topic, (int)e->partition,
+				         rc == -EMSGSIZE ? "its state is over the record limit"
+				                         : strerror(-rc));
+			ret = rc;
+			continue;
 		}
+		e->pending = e->next;
 		n++;
 	}
-	if (!n)
-		return 0;
-	feed_watchdog(s);
-	char sub[400] = "";
-	int rc = dd_state_topic_flush(t, DD_TOPIC_FLUSH_MS, sub, sizeof(sub));
-	if (rc < 0) {
-		snprintf(why, whysz, "state topic %s: %s", s->conf->state_kafka_topic,
-		         sub[0] ? sub : strerror(-rc));
-		return rc;
+	if (n) {
+		feed_watchdog(s);
+		char sub[400] = "";
+		int rc = dd_state_topic_flush(t, DD_TOPIC_FLUSH_MS, sub, sizeof(sub));
+		feed_watchdog(s);
+		if (rc < 0) {
+			snprintf(why, whysz, "%s", sub[0] ? sub : strerror(-rc));
+			for (size_t k = 0; k < s->pos.n; k++)
+				s->pos.p[k].pending = -1;
+			return rc;
+		}
+		for (size_t k = 0; k < s->pos.n; k++)
+			if (s->pos.p[k].pending >= 0) {
+				s->pos.p[k].published = s->pos.p[k].pending;
+				s->pos.p[k].pending = -1;
+			}
 	}
-	for (size_t k = 0; k < s->pos.n; k++)
-		if (s->pos.p[k].live && s->pos.p[k].next >= 0)
-			s->pos.p[k].published = s->pos.p[k].next;
-	return 0;
+	return ret;
 }
 
 int dd_kafka_source_snapshot(struct dd_kafka_source *s, struct dd_pipeline *p, bool commit_sync)
@@ -766,8 +917,7 @@ int dd_kafka_source_snapshot(struct dd_kafka_source *s, struct dd_pipeline *p, b
 		if (!s->held_back && s->opts.log)
 			fprintf(s->opts.log,
 			        "driftd: state: %llu alerts not yet taken by their sinks: "
-			        "snapshots and "
-			        "commits wait\n",
+			        "snapshots and commits wait\n",
 			        (unsigned long long)dd_pipeline_undelivered(p));
 		s->held_back = true;
 		s->st.held_back++;
@@ -776,25 +926,22 @@ int dd_kafka_source_snapshot(struct dd_kafka_source *s, struct dd_pipeline *p, b
 		return 0;
 	}
 	s->held_back = false;
+	/* Tier one: the local snapshot of every partition (a new generation only when records
+	 * were read, partitions changed hands, or the last one failed). */
 	uint64_t gen = 0;
-	char what[600] = "";
-	int rc = s->st.records == s->records_at_snapshot && !s->snapshot_failing
-	             ? 0 /* nothing new since the last one */
-	             : dd_state_save(s->state, p, &s->pos, &gen);
-	if (rc < 0)
-		snprintf(what, sizeof(what), "%s", strerror(-rc));
-	else
-		rc = publish(s, p, what, sizeof(what));
+	int rc = 0;
+	if (s->st.records != s->records_at_snapshot || s->force_snapshot || s->local_failing)
+		rc = dd_state_save(s->state, p, &s->pos, &gen);
 	if (rc < 0) {
 		s->st.snapshot_failures++;
-		if (!s->snapshot_failing) {
-			s->snapshot_failing = true;
+		if (!s->local_failing) {
+			s->local_failing = true;
 			s->st.snapshot_fail_since_ms = s->last_snapshot_ms;
 			if (s->opts.log)
 				fprintf(s->opts.log,
 				        "driftd: state: cannot write a snapshot in %s: %s\n",
-				        dd_state_dir(s->state), what);
-			state_alert(s, p, true, what);
+				        dd_state_dir(s->state), strerror(-rc));
+			state_alert(s, p, true, false, s->st.snapshot_fail_since_ms, strerror(-rc));
 		}
 		return rc;
 	}
@@ -802,18 +949,40 @@ int dd_kafka_source_snapshot(struct dd_kafka_source *s, struct dd_pipeline *p, b
 		s->st.snapshots++;
 		s->st.generation = gen;
 		s->records_at_snapshot = s->st.records;
-		if (s->snapshot_failing) {
-			s->snapshot_failing = false;
+		s->force_snapshot = false;
+		if (s->local_failing) {
+			s->local_failing = false;
 			if (s->opts.log)
-				fprintf(s->opts.log,
-				        "driftd: state: snapshots written again (generation "
-				        "%llu)\n",
-				        (unsigned long long)gen);
-			state_alert(s, p, false, "");
+				fprintf(
+				    s->opts.log,
+				    "driftd: state: snapshots written again (generation %llu)\n",
+				    (unsigned long long)gen);
+			state_alert(s, p, false, false, s->st.snapshot_fail_since_ms, "");
 		}
 	}
-	/* The snapshot is durable: its offsets may now be committed. Only partitions still
-	 * assigned: storing an offset for another owner's partition is refused anyway. */
+	/* Tier two: the state topic. */
+	char what[600] = "";
+	int trc = s->topic_name ? publish(s, p, what, sizeof(what)) : 0;
+	if (trc < 0) {
+		s->st.snapshot_failures++;
+		if (!s->topic_failing) {
+			s->topic_failing = true;
+			s->topic_fail_since_ms = s->last_snapshot_ms;
+			if (s->opts.log)
+				fprintf(s->opts.log, "driftd: state topic %s: cannot write: %s\n",
+				        s->topic_name, what);
+			state_alert(s, p, true, true, s->topic_fail_since_ms, what);
+		}
+	} else if (s->topic_failing) {
+		s->topic_failing = false;
+		if (s->opts.log)
+			fprintf(s->opts.log, "driftd: state topic %s: written again\n",
+			        s->topic_name);
+		state_alert(s, p, false, true, s->topic_fail_since_ms, "");
+	}
+	/* The state is durable: its offsets may now be committed, for the partitions still
+	 * assigned (storing another owner's offset is refused anyway), not waiting for the
+	 * state topic, and (with a state topic) whose state there covers them. */
 	rd_kafka_topic_partition_list_t *parts = NULL;
 	if (rd_kafka_assignment(s->rk, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts) {
 		int n = 0;
@@ -821,8 +990,10 @@ int dd_kafka_source_snapshot(struct dd_kafka_source *s, struct dd_pipeline *p, b
 			rd_kafka_topic_partition_t *tp = &parts->elems[i];
 			struct dd_partition_pos *pp =
 			    dd_positions_find(&s->pos, tp->topic, tp->partition);
-			tp->offset = pp && pp->next >= 0 ? pp->next : RD_KAFKA_OFFSET_INVALID;
-			n += tp->offset >= 0;
+			bool ok = pp && pp->next >= 0 && !pp->restoring &&
+			          (!s->topic_name || pp->published == pp->next);
+			tp->offset = ok ? pp->next : RD_KAFKA_OFFSET_INVALID;
+			n += ok;
 		}
 		if (n && rd_kafka_offsets_store(s->rk, parts) == RD_KAFKA_RESP_ERR_NO_ERROR)
 			s->st.stored += (uint64_t)n;
@@ -833,7 +1004,7 @@ int dd_kafka_source_snapshot(struct dd_kafka_source *s, struct dd_pipeline *p, b
 		if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET && s->opts.log)
 			fprintf(s->opts.log, "driftd: kafka: commit: %s\n", rd_kafka_err2str(e));
 	}
-	return 0;
+	return trc;
 }
 
 int dd_kafka_source_close(struct dd_kafka_source *s)
@@ -864,6 +1035,7 @@ void dd_kafka_source_free(struct dd_kafka_source *s)
 		rd_kafka_destroy(s->rk);
 	}
 	dd_state_topic_close(s->topic);
+	free(s->topic_name);
 	dd_positions_free(&s->pos);
 	free(s);
 }

@@ -47,7 +47,8 @@ struct dd_partition_pos *dd_positions_get(struct dd_positions *ps, const char *t
 		ps->cap = nc;
 	}
 	e = &ps->p[ps->n++];
-	*e = (struct dd_partition_pos){.partition = partition, .next = -1, .published = -1};
+	*e = (struct dd_partition_pos){
+	    .partition = partition, .next = -1, .published = -1, .pending = -1};
 	snprintf(e->topic, sizeof(e->topic), "%s", topic);
 	return e;
 }
@@ -168,29 +169,59 @@ int dd_state_partition_parse(const json_t *o, struct dd_partition_pos *e, char *
 	*e = (struct dd_partition_pos){.partition = (int32_t)json_integer_value(part),
 	                               .next = json_integer_value(next),
 	                               .published = -1,
+	                               .pending = -1,
 	                               .state = json_is_object(state) ? json_incref((json_t *)state)
 	                                                              : NULL};
 	snprintf(e->topic, sizeof(e->topic), "%s", topic);
 	return 0;
 }
 
-/* Add a parsed entry to pos (a partition listed twice is refused). */
-static int add_entry(struct dd_positions *pos, struct dd_partition_pos *e, size_t i, char *why,
-                     size_t whysz)
+/* Append a parsed entry to pos (duplicates are checked once all are in: check_unique). */
+static int add_entry(struct dd_positions *pos, struct dd_partition_pos *e)
 {
-	if (dd_positions_find(pos, e->topic, e->partition)) {
-		snprintf(why, whysz, "partitions[%zu]: %s[%d] listed twice", i, e->topic,
-		         (int)e->partition);
-		json_decref(e->state);
-		return -EBADMSG;
+	if (pos->n == pos->cap) {
+		size_t nc = pos->cap ? pos->cap * 2 : 16;
+		struct dd_partition_pos *np = realloc(pos->p, nc * sizeof(*np));
+		if (!np) {
+			json_decref(e->state);
+			return -ENOMEM;
+		}
+		pos->p = np;
+		pos->cap = nc;
 	}
-	struct dd_partition_pos *d = dd_positions_get(pos, e->topic, e->partition);
-	if (!d) {
-		json_decref(e->state);
-		return -ENOMEM;
-	}
-	*d = *e;
+	pos->p[pos->n++] = *e;
 	return 0;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct dd_partition_pos *x = *(const struct dd_partition_pos *const *)a,
+	                              *y = *(const struct dd_partition_pos *const *)b;
+	int c = strcmp(x->topic, y->topic);
+	return c ? c : (x->partition > y->partition) - (x->partition < y->partition);
+}
+
+/* A partition listed twice is refused (sorted: a hostile document of many entries costs
+ * n log n, not n^2). */
+static int check_unique(const struct dd_positions *pos, char *why, size_t whysz)
+{
+	if (pos->n < 2)
+		return 0;
+	const struct dd_partition_pos **v = malloc(pos->n * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < pos->n; i++)
+		v[i] = &pos->p[i];
+	qsort(v, pos->n, sizeof(*v), cmp_entry);
+	int rc = 0;
+	for (size_t i = 1; i < pos->n && rc == 0; i++)
+		if (cmp_entry(&v[i - 1], &v[i]) == 0) {
+			snprintf(why, whysz, "%s[%d] listed twice", v[i]->topic,
+			         (int)v[i]->partition);
+			rc = -EBADMSG;
+		}
+	free(v);
+	return rc;
 }
 
 int dd_state_parse(const json_t *doc, struct dd_positions *pos, char *why, size_t whysz)
@@ -218,10 +249,13 @@ int dd_state_parse(const json_t *doc, struct dd_positions *pos, char *why, size_
 				snprintf(why, whysz, "kafka.offsets[%zu]: %s", i, sub);
 				return -EBADMSG;
 			}
-			int rc = add_entry(pos, &e, i, why, whysz);
+			int rc = add_entry(pos, &e);
 			if (rc < 0)
 				return rc;
 		}
+		int urc = check_unique(pos, why, whysz);
+		if (urc < 0)
+			return urc;
 		json_decref(pos->seed);
 		pos->seed = json_pack("{s:O, s:O, s:O*}", "format", fmt, "monitors",
 		                      json_object_get(doc, "monitors"), "groups",
@@ -244,10 +278,13 @@ int dd_state_parse(const json_t *doc, struct dd_positions *pos, char *why, size_
 			snprintf(why, whysz, "partitions[%zu]: %s", i, sub);
 			return -EBADMSG;
 		}
-		int rc = add_entry(pos, &e, i, why, whysz);
+		int rc = add_entry(pos, &e);
 		if (rc < 0)
 			return rc;
 	}
+	int rc = check_unique(pos, why, whysz);
+	if (rc < 0)
+		return rc;
 	json_decref(pos->seed);
 	pos->seed = json_incref((json_t *)seed);
 	return 0;
@@ -307,9 +344,14 @@ int dd_state_load(struct dd_pipeline *p, struct dd_positions *pos, struct dd_res
 int dd_state_take(struct dd_pipeline *p, struct dd_positions *pos, struct dd_partition_pos *e,
                   const json_t *doc, struct dd_load_report *r, char *why, size_t whysz)
 {
+	/* A document given (the state topic's) that does not load changes nothing: the
+	 * caller goes on with what it has. Its own state or the seed that does not load is
+	 * replaced by a fresh one: the partition must go on. */
 	const json_t *from = doc ? doc : e->state ? e->state : pos->seed;
 	int rc = dd_pipeline_shard_load(p, e->topic, e->partition, from, r, why, whysz);
-	if (rc == -EBADMSG) { /* reported by the caller; the partition must go on */
+	if (rc == -EBADMSG && doc)
+		return rc;
+	if (rc == -EBADMSG) {
 		char unused[8];
 		struct dd_load_report fresh;
 		rc = dd_pipeline_shard_load(p, e->topic, e->partition, NULL, &fresh, unused,
@@ -390,6 +432,7 @@ int dd_state_restore(struct dd_state_store *s, struct dd_pipeline *p, struct dd_
 		if (r1 == 0) {
 			r->load = (struct dd_load_report){0};
 			r->partitions = 0;
+			r->seed = false;
 			r1 = dd_state_load(p, &np, r, sub, sizeof(sub));
 		}
 		json_decref(doc);

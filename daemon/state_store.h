@@ -26,6 +26,9 @@ struct dd_partition_pos {
 	bool live;         /* its shard is in the pipeline (the pipeline holds the state) */
 	json_t *state;     /* otherwise its saved shard document, or NULL: none */
 	int64_t published; /* `next` of its last record in the state topic (-1: none) */
+	bool owned;        /* in the consumer's current assignment */
+	bool restoring;    /* paused: waits for the state topic before its first record */
+	int64_t pending;   /* `next` of its record put to the state topic, not yet acknowledged */
 };
 
 /* The partitions the state covers (a small table: one entry per partition ever held), and the
@@ -89,8 +92,10 @@ int dd_state_parse(const json_t *doc, struct dd_positions *pos, char *why, size_
  * left in p. */
 int dd_state_load(struct dd_pipeline *p, struct dd_positions *pos, struct dd_restore_report *r,
                   char *why, size_t whysz);
-/* Put a partition's shard in place from (in order): doc, the seed, or fresh. On a document
- * that does not load, the partition starts fresh (-EBADMSG, why: the caller reports). */
+/* Put a partition's shard in place from doc (the state topic's), or else from its own saved
+ * state, the seed, or fresh. A doc that does not load changes nothing (-EBADMSG, why); its own
+ * state or the seed that does not load is replaced by a fresh state (-EBADMSG, why: the
+ * caller reports; the partition is live). */
 int dd_state_take(struct dd_pipeline *p, struct dd_positions *pos, struct dd_partition_pos *e,
                   const json_t *doc, struct dd_load_report *r, char *why, size_t whysz);
 /* The partition leaves the pipeline: its state is kept in e (not live). */

@@ -68,6 +68,7 @@ struct dd_pipeline {
 	 * notifies, the last to resolve notifies, the others are counted in between. */
 	uint32_t *firing;
 	uint64_t *announced;           /* per monitor: the model version last announced */
+	int64_t *repeated_ms;          /* per monitor: when its series was last notified */
 	struct dd_pipeline_last *last; /* per monitor: its last verdict (metrics) */
 	json_t **collected;            /* collect mode: per monitor */
 	struct dd_decided *decided;    /* scratch for a group's decided round(s) */
@@ -303,12 +304,13 @@ int dd_pipeline_new(const struct dd_config *c, const struct dd_pipeline_opts *op
 	p->aux_base = calloc(p->n_mons + 1, sizeof(*p->aux_base));
 	p->firing = calloc(p->n_mons + 1, sizeof(*p->firing));
 	p->announced = calloc(p->n_mons + 1, sizeof(*p->announced));
+	p->repeated_ms = calloc(p->n_mons + 1, sizeof(*p->repeated_ms));
 	p->collected = calloc(p->n_mons + 1, sizeof(*p->collected));
 	p->last = calloc(p->n_mons + 1, sizeof(*p->last));
 	/* Enough room for every member's whole queue to be decided at once. */
 	p->decided = calloc((p->n_mons + 1) * (DD_GROUP_MAX_PENDING + 1), sizeof(*p->decided));
-	if (!ptrs || !p->vals || !p->firing || !p->announced || !p->collected || !p->aux ||
-	    !p->aux_slot || !p->aux_base || !p->last || !p->decided)
+	if (!ptrs || !p->vals || !p->firing || !p->announced || !p->repeated_ms || !p->collected ||
+	    !p->aux || !p->aux_slot || !p->aux_base || !p->last || !p->decided)
 		goto fail;
 	for (size_t i = 0; p->opts.collect && i < p->n_mons; i++)
 		if (!(p->collected[i] = json_array()))
@@ -394,6 +396,7 @@ void dd_pipeline_free(struct dd_pipeline *p)
 	free(p->collected);
 	free(p->firing);
 	free(p->announced);
+	free(p->repeated_ms);
 	free(p->last);
 	free(p->vals);
 	free(p->aux);
@@ -734,16 +737,6 @@ void dd_pipeline_tick(struct dd_pipeline *p, int64_t now_ms)
 		retry_now(p);
 }
 
-/* The first shard (in opening order) with a notified episode of monitor i open: it alone
- * sends the repeats while several partitions fire. */
-static const struct shard *repeater(const struct dd_pipeline *p, size_t i)
-{
-	for (size_t k = 0; k < p->n_shards; k++)
-		if (notified_firing(p->shards[k], i))
-			return p->shards[k];
-	return NULL;
-}
-
 /* A verdict that is final (alone, or decided with its group): trace it and step its alert.
  * One notification per fingerprint across the shards: a partition that starts firing while
  * another already fires, or resolves while another still fires, is only counted. */
@@ -758,8 +751,11 @@ static void decided(struct dd_pipeline *p, struct shard *sh, size_t i, const str
 		tr = DD_TRANSITION_NONE;
 	else if (tr == DD_TRANSITION_RESOLVED && p->firing[i] > 0 && --p->firing[i] > 0)
 		tr = DD_TRANSITION_NONE;
-	else if (tr == DD_TRANSITION_REPEAT && repeater(p, i) != sh)
-		tr = DD_TRANSITION_NONE;
+	else if (tr == DD_TRANSITION_REPEAT &&
+	         h->now_ms - p->repeated_ms[i] < m->conf->repeat_interval_ms)
+		tr = DD_TRANSITION_NONE; /* another partition sent it: one repeat per interval */
+	if (tr == DD_TRANSITION_FIRING || tr == DD_TRANSITION_REPEAT)
+		p->repeated_ms[i] = h->now_ms;
 	if (tr != DD_TRANSITION_NONE)
 		notify(p, sh, i, tr, h, p_adjusted);
 }
@@ -1547,6 +1543,11 @@ int dd_pipeline_merged(const struct dd_pipeline *p, size_t i, struct driftd_verd
 	const struct driftd_detector_ops *ops = mc->detector;
 	if (!(ops->caps & DRIFTD_CAP_MERGE) || !ops->merge)
 		return -EOPNOTSUPP;
+	/* References learnt per partition differ: a merge over them would compare each
+	 * partition's window with someone else's reference (and with one partition active it
+	 * would be that partition's verdict, not a merged one). */
+	if (!mc->reference_file)
+		return -EINVAL;
 	/* A scratch instance, the identity of merge, takes every partition's state in turn;
 	 * the shards are only read. The verdict is the detector's own (no calibration, no
 	 * cumulative sum: those are per partition). */

@@ -330,8 +330,14 @@ static void test_seed_and_bad_partition(void **unused)
 	struct dd_partition_pos *e4 = dd_positions_get(&pos, TOPIC, 4);
 	assert_int_equal(dd_state_take(p.p, &pos, e4, shard, &lr, why, sizeof(why)), -EBADMSG);
 	assert_non_null(strstr(why, "ks-x"));
+	assert_false(e4->live); /* a given document that does not load changes nothing */
+	/* Its own saved state that does not load: fresh, live, and said so. */
+	e4->state = shard;
+	why[0] = '\0';
+	assert_int_equal(dd_state_take(p.p, &pos, e4, NULL, &lr, why, sizeof(why)), -EBADMSG);
+	assert_non_null(strstr(why, "ks-x"));
 	assert_true(e4->live);
-	json_decref(shard);
+	assert_null(e4->state);
 	/* A document listing a partition twice is refused. */
 	json_t *twice = json_pack("{s:i, s:[{s:s, s:i, s:i, s:n}, {s:s, s:i, s:i, s:n}]}", "format",
 	                          2, "partitions", "topic", "t", "partition", 0, "next", 1, "state",
