@@ -60,6 +60,10 @@ struct dd_kafka_source {
 	char *topic_name; /* state.kafka_topic at start (a reload does not change it), or NULL */
 	int64_t topic_tried_ms;
 	size_t restoring; /* partitions paused until the state topic can be read */
+	/* Fault injection for tests (DRIFTD_FAULT_STATE_TOPIC_READS=N): the first N reads of the
+	 * state topic fail as if it could not be reached. A real broker cannot be made to fail
+	 * only its state topic's reads while the group goes on. */
+	unsigned long fault_reads;
 	int64_t restore_tried_ms;
 	bool force_snapshot; /* partitions' states changed hands: write one even without records */
 	bool local_failing;  /* the last local snapshot failed (the next one is forced) */
@@ -177,6 +181,15 @@ static json_t **fetch_remote(struct dd_kafka_source *s, const struct dd_tp *want
 	struct dd_state_topic *t = state_topic(s);
 	if (!t || n == 0)
 		return NULL;
+	if (s->fault_reads) {
+		s->fault_reads--;
+		if (s->opts.log)
+			fprintf(s->opts.log,
+			        "driftd: state topic %s: read failed (fault injection); the %zu "
+			        "partitions wait (paused) until it can be read\n",
+			        s->topic_name, n);
+		return NULL;
+	}
 	json_t **out = calloc(n, sizeof(*out));
 	if (!out)
 		return NULL;
@@ -579,6 +592,8 @@ int dd_kafka_source_new(const struct dd_config *c, const struct dd_kafka_opts *o
 		dd_kafka_source_free(s);
 		return -EINVAL;
 	}
+	const char *fault = getenv("DRIFTD_FAULT_STATE_TOPIC_READS");
+	s->fault_reads = fault ? strtoul(fault, NULL, 10) : 0;
 	if (c->state_kafka_topic && !o->stateless &&
 	    !(s->topic_name = strdup(c->state_kafka_topic))) {
 		dd_kafka_source_free(s);
@@ -856,6 +871,8 @@ static int publish(struct dd_kafka_source *s, struct dd_pipeline *p, char *why, 
 		snprintf(why, whysz, "not available");
 		return -EIO;
 	}
+	if (rd_kafka_assignment_lost(s->rk))
+		return 0; /* dropped from the group: the partitions' new owners write now */
 	size_t n = 0;
 	int ret = 0;
 	for (size_t k = 0; k < s->pos.n; k++)

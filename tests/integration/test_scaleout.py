@@ -7,7 +7,9 @@
    says an uninterrupted monitor would close them), and the shift injected afterwards is found
    in every partition at the offset scipy's ks_2samp gives. Every offset is processed exactly
    once across the group, and each partition's final state has counted exactly its records.
-2. one instance, a broker outage longer than the session timeout: the group is lost and
+2. the state topic cannot be read when partitions are assigned (fault injection): they wait,
+   paused, and go on from the topic's state once it can be read;
+3. one instance, a broker outage longer than the session timeout: the group is lost and
    rejoined, partitions resume where their state stops; nothing is counted twice.
 usage: test_scaleout.py PATH/TO/driftd
 """
@@ -69,12 +71,13 @@ monitors:
 """)
 
 
-def start(cfg, tag, tmp):
+def start(cfg, tag, tmp, env=None):
     trace = os.path.join(tmp, f"{tag}.trace")
     err = os.path.join(tmp, f"{tag}.err")
     out = os.path.join(tmp, f"{tag}.out")
     p = subprocess.Popen([DRIFTD, "run", "-c", cfg, "--trace", trace],
-                         stdout=open(out, "a"), stderr=open(err, "a"))
+                         stdout=open(out, "a"), stderr=open(err, "a"),
+                         env=dict(os.environ, **(env or {})))
     return p, trace, err, out  # (process, trace, stderr, stdout)
 
 
@@ -208,6 +211,50 @@ def test_three_instances(broker, tmp):
           f"each partition's final state counted exactly its {n} records", str(counted))
 
 
+def test_unreadable_state_topic(broker, tmp):
+    """Host X reads the first half and stops; host Y (no local state) takes over while the
+    state topic cannot be read (fault injection: its first two reads fail, as a real broker
+    cannot fail only one topic's reads while the group goes on). Y's partitions stay paused
+    until the read succeeds, then go on from X's state: nothing read twice, windows aligned."""
+    topic, group, state_topic, parts, n1, n = "paused", "g-paused", "driftd-state-p", 2, 1000, 2000
+    broker.create_topic(topic, parts)
+    xs = {p: values(p + 20, n, n1 + 100) for p in range(parts)}
+    cx, cy = os.path.join(tmp, "px.yaml"), os.path.join(tmp, "py.yaml")
+    config(cx, broker.bootstrap, topic, group, state_topic)
+    config(cy, broker.bootstrap, topic, group, state_topic)
+    x = start(cx, "px", tmp)
+    for p in range(parts):
+        broker.produce(topic, records(p, xs[p], 0, n1), partition=p)
+    check(wait_for(lambda: all(broker.committed_offsets(group, topic).get(p) == n1
+                               for p in range(parts)), 60, "X read the first half"),
+          "host X read the first half, committed")
+    stop(x[0])
+    for p in range(parts):
+        broker.produce(topic, records(p, xs[p], n1, n), partition=p)
+    y = start(cy, "py", tmp, env={"DRIFTD_FAULT_STATE_TOPIC_READS": "2"})
+    done = wait_for(lambda: len({(t["kafka.partition"], t["kafka.offset"])
+                                 for t in trace_lines(y[1]) if t["monitor"] == "ph-f2"})
+                    >= parts * (n - n1), 90, "Y to finish")
+    rc = stop(y[0])
+    e = open(y[2]).read()
+    offs = [(t["kafka.partition"], t["kafka.offset"]) for t in trace_lines(y[1])
+            if t["monitor"] == "ph-f2"]
+    check(done and rc == 0 and "(paused) until it can be read" in e and
+          f"{parts} partitions restored and resumed" in e,
+          "while the state topic could not be read the partitions waited, paused; then "
+          "they were restored and resumed", e[-1500:])
+    check(offs and min(o for _, o in offs) == n1 and len(offs) == len(set(offs)),
+          f"Y read from {n1} on, each record once ({len(offs)} verdicts, first offset "
+          f"{min((o for _, o in offs), default=None)})")
+    for p in range(parts):
+        closes, first = ks_verdicts(xs[p])
+        got = sorted(t["kafka.offset"] for t in trace_lines(y[1])
+                     if t["monitor"] == "ks-f2" and t["kafka.partition"] == p)
+        check(got == [c for c in closes if c >= n1],
+              f"partition {p}: Y's windows continue X's (state from the topic, not fresh)",
+              f"{got[:5]} vs {[c for c in closes if c >= n1][:5]}")
+
+
 def test_outage(broker, tmp):
     """Broker down longer than the session timeout: the member is dropped and rejoins."""
     topic, group, parts, n1, n = "outage", "g-outage", 2, 500, 1000
@@ -244,7 +291,7 @@ def test_outage(broker, tmp):
 
 def main():
     with tempfile.TemporaryDirectory() as tmp, Broker(tmp) as broker:
-        for t in (test_three_instances, test_outage):
+        for t in (test_three_instances, test_unreadable_state_topic, test_outage):
             try:
                 t(broker, tmp)
             except Exception as e:  # a harness failure is a test failure, not a crash
