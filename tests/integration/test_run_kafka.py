@@ -427,6 +427,20 @@ def test_restore(broker, tmp):
           newest["partitions"] == doc["partitions"],
           f"state restore --generation {old} makes it the newest ({newest_gen})",
           rs.stdout + rs.stderr)
+    # A seed alone (replay --save-state) replaces the seed and keeps the partitions' state.
+    seed = os.path.join(tmp, "seed.json")
+    sv = subprocess.run([DRIFTD, "replay", "-q", "-c", cfg, "--kafka-topic", topic,
+                         "--save-state", seed], capture_output=True, text=True, timeout=120)
+    before_gen, before = snapshots(cfg, group)[0]
+    im = subprocess.run([DRIFTD, "state", "import", "-c", cfg, seed], capture_output=True,
+                        text=True, timeout=60)
+    after_gen, after_doc = snapshots(cfg, group)[0]
+    check(sv.returncode == 0 and im.returncode == 0 and "replaces the seed" in im.stdout and
+          after_gen > before_gen and after_doc["partitions"] == before["partitions"] and
+          after_doc["seed"] == json.load(open(seed))["seed"],
+          "state import of a replay's seed keeps every partition's own state",
+          sv.stderr[-300:] + im.stdout + im.stderr)
+    newest_gen = after_gen
     partition_state(doc, topic, 0)["ks-f2"]["monitor"]["ref_n"] = 5000
     bad = os.path.join(tmp, "bad-state.json")
     with open(bad, "w") as f:
