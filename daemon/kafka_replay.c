@@ -176,7 +176,7 @@ int dd_kafka_replay(const struct dd_config *c, const struct dd_kafka_replay_opts
 		                       .partition = m->partition,
 		                       .offset = m->offset,
 		                       .index = index++};
-		rc = dd_kafka_feed(adapter, p, m, &at, c->max_record);
+		rc = dd_kafka_feed(adapter, p, m, &at, c->max_record, 0, false);
 		rd_kafka_message_destroy(m);
 		if (rc < 0)
 			break;

@@ -231,10 +231,14 @@ static int64_t take_partition(struct dd_kafka_source *s, struct dd_partition_pos
 {
 	char where[300], why[512] = "";
 	snprintf(where, sizeof(where), "%s[%d]", e->topic, (int)e->partition);
-	const char *from = e->live       ? "kept"
-	                   : e->state    ? "the local snapshot"
-	                   : s->pos.seed ? "the seed"
-	                                 : NULL;
+	/* Kept: held by this process since before the rebalance (its held request halves are
+	 * in the adapter); a partition restored from disk at start is live but not kept. */
+	bool kept = e->live && !e->restored;
+	e->restored = false;
+	const char *from = kept                  ? "kept"
+	                   : e->live || e->state ? "the local snapshot"
+	                   : s->pos.seed         ? "the seed"
+	                                         : NULL;
 	struct dd_partition_pos r = {0};
 	int pr = remote ? dd_state_partition_parse(remote, &r, why, sizeof(why)) : -ENOENT;
 	if (pr == 0 && (r.partition != e->partition || strcmp(r.topic, e->topic) != 0)) {
@@ -255,7 +259,11 @@ static int64_t take_partition(struct dd_kafka_source *s, struct dd_partition_pos
 		int rc = dd_state_take(s->p, &s->pos, e, r.state, &lr, why, sizeof(why));
 		if (rc == 0) {
 			e->next = e->published = r.next;
+			e->resume = r.resume;
 			from = "the state topic";
+			if (kept) /* what the adapter holds belongs to the replaced state */
+				dd_adapter_drop(s->adapter, (uint32_t)(e - s->pos.p) + 1);
+			kept = false;
 		} else if (rc == -EBADMSG) {
 			char w[340];
 			snprintf(w, sizeof(w), "%s (state topic)", where);
@@ -290,6 +298,22 @@ static int64_t take_partition(struct dd_kafka_source *s, struct dd_partition_pos
 			        "%lld: another member read it since\n",
 			        where, (long long)committed, (long long)e->next);
 		e->next = committed;
+		e->resume = -1;
+	}
+	/* Request halves that waited for their response when the state was saved: read again
+	 * from the oldest (into the adapter only, up to next). A partition kept live still
+	 * has them in the adapter. */
+	e->replaying = !kept && e->resume >= 0 && e->resume < e->next;
+	if (e->replaying) {
+		if (s->opts.log)
+			fprintf(
+			    s->opts.log,
+			    "driftd: kafka: %s resumes at offset %lld (the state snapshot's, %s); "
+			    "%lld..%lld read again for request halves waiting for their "
+			    "response\n",
+			    where, (long long)e->next, from ? from : "fresh", (long long)e->resume,
+			    (long long)e->next - 1);
+		return e->resume;
 	}
 	if (s->opts.log)
 		fprintf(s->opts.log,
@@ -330,6 +354,7 @@ static void assigned(struct dd_kafka_source *s, rd_kafka_topic_partition_list_t 
 			again = parts->elems[i].partition == e->partition &&
 			        strcmp(parts->elems[i].topic, e->topic) == 0;
 		if (e->live && !again) {
+			dd_adapter_drop(s->adapter, (uint32_t)k + 1);
 			if (dd_state_release(s->p, e) < 0 && s->opts.log)
 				fprintf(s->opts.log,
 				        "driftd: state: %s[%d]: cannot keep its state\n", e->topic,
@@ -604,7 +629,7 @@ int dd_kafka_source_new(const struct dd_config *c, const struct dd_kafka_opts *o
 }
 
 int dd_kafka_feed(struct dd_adapter *a, struct dd_pipeline *p, const struct rd_kafka_message_s *m,
-                  const struct dd_origin *at, size_t max_record)
+                  const struct dd_origin *at, size_t max_record, uint32_t src, bool hold_only)
 {
 	/* Size first: nothing is parsed or copied for an oversized record. */
 	if (m->len > max_record) {
@@ -629,13 +654,17 @@ int dd_kafka_feed(struct dd_adapter *a, struct dd_pipeline *p, const struct rd_k
 	                      .len = m->len,
 	                      .headers = hs,
 	                      .n_headers = nh,
-	                      .ts_ms = tt == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : ts};
+	                      .ts_ms = tt == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : ts,
+	                      .src = src,
+	                      .offset = m->offset};
 	const char *out;
 	size_t out_len = 0;
 	enum dd_adapt_reject why = DD_ADAPT_OK;
 	int rc = dd_adapt(a, &r, &out, &out_len, &why);
 	if (rc == -ENOMEM)
 		return rc;
+	if (hold_only)
+		return 0; /* read again for its held half only: the rest went through before */
 	if (rc < 0) {
 		dd_pipeline_reject_format(p, why, at);
 		return 0;
@@ -750,7 +779,7 @@ int dd_kafka_source_run(struct dd_kafka_source *s, struct dd_pipeline *p)
 				}
 				pp->owned = true;
 			}
-			if (pp->next > m->offset) {
+			if (pp->next > m->offset && !(pp->replaying && m->offset >= pp->resume)) {
 				/* Partitions are assigned at the state's offsets, so a record
 				 * below means the log moved under us (offset reset after
 				 * truncation or a recreated topic): say so, and go on from
@@ -767,7 +796,22 @@ int dd_kafka_source_run(struct dd_kafka_source *s, struct dd_pipeline *p)
 		}
 		if (m->len > s->conf->max_record)
 			s->st.too_large++;
-		int rc = dd_kafka_feed(s->adapter, p, m, &at, s->conf->max_record);
+		if (pp && pp->replaying && m->offset >= pp->next)
+			pp->replaying = false; /* past the records read again for held halves */
+		if (pp && pp->replaying && m->offset >= pp->resume) {
+			/* Below the state's position, read again only for the request halves that
+			 * were waiting for their response when the state was saved: the adapter
+			 * holds them again; what they pair with below the position went through
+			 * before and is dropped. */
+			int hrc = dd_kafka_feed(s->adapter, p, m, &at, s->conf->max_record,
+			                        (uint32_t)(pp - s->pos.p) + 1, true);
+			rd_kafka_message_destroy(m);
+			if (hrc < 0)
+				return hrc;
+			continue;
+		}
+		int rc = dd_kafka_feed(s->adapter, p, m, &at, s->conf->max_record,
+		                       pp ? (uint32_t)(pp - s->pos.p) + 1 : 0, false);
 		s->st.records++;
 		if (rc == 0 && pp)
 			pp->next = m->offset + 1;
@@ -798,6 +842,8 @@ void dd_kafka_source_set_state(struct dd_kafka_source *s, struct dd_state_store 
 	dd_positions_free(&s->pos);
 	s->pos = *restored;
 	*restored = (struct dd_positions){0};
+	for (size_t k = 0; k < s->pos.n; k++)
+		s->pos.p[k].restored = s->pos.p[k].live;
 	s->last_pos = NULL;
 }
 
@@ -945,6 +991,15 @@ int dd_kafka_source_snapshot(struct dd_kafka_source *s, struct dd_pipeline *p, b
 	s->held_back = false;
 	/* Tier one: the local snapshot of every partition (a new generation only when records
 	 * were read, partitions changed hands, or the last one failed). */
+	/* Where each partition must be read again from for the request halves still waiting
+	 * (kept as restored while that re-reading is under way). */
+	for (size_t k = 0; k < s->pos.n; k++) {
+		struct dd_partition_pos *e = &s->pos.p[k];
+		if (!e->live || e->replaying)
+			continue;
+		int64_t o = dd_adapter_oldest(s->adapter, (uint32_t)k + 1);
+		e->resume = o >= 0 && o < e->next ? o : -1;
+	}
 	uint64_t gen = 0;
 	int rc = 0;
 	if (s->st.records != s->records_at_snapshot || s->force_snapshot || s->local_failing)

@@ -48,7 +48,7 @@ struct dd_partition_pos *dd_positions_get(struct dd_positions *ps, const char *t
 	}
 	e = &ps->p[ps->n++];
 	*e = (struct dd_partition_pos){
-	    .partition = partition, .next = -1, .published = -1, .pending = -1};
+	    .partition = partition, .next = -1, .resume = -1, .published = -1, .pending = -1};
 	snprintf(e->topic, sizeof(e->topic), "%s", topic);
 	return e;
 }
@@ -125,8 +125,15 @@ json_t *dd_state_partition(const struct dd_pipeline *p, const struct dd_partitio
 	} else {
 		state = json_incref(e->state);
 	}
-	return json_pack("{s:s, s:i, s:I, s:o}", "topic", e->topic, "partition", (int)e->partition,
-	                 "next", (json_int_t)e->next, "state", state ? state : json_null());
+	json_t *j =
+	    json_pack("{s:s, s:i, s:I, s:o}", "topic", e->topic, "partition", (int)e->partition,
+	              "next", (json_int_t)e->next, "state", state ? state : json_null());
+	if (j && e->resume >= 0 && e->resume < e->next &&
+	    json_object_set_new(j, "resume", json_integer((json_int_t)e->resume)) < 0) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
 }
 
 json_t *dd_state_document(const struct dd_pipeline *p, const struct dd_positions *pos)
@@ -158,16 +165,19 @@ int dd_state_partition_parse(const json_t *o, struct dd_partition_pos *e, char *
 {
 	const char *topic = json_string_value(json_object_get(o, "topic"));
 	const json_t *part = json_object_get(o, "partition"), *next = json_object_get(o, "next"),
-	             *state = json_object_get(o, "state");
+	             *state = json_object_get(o, "state"), *resume = json_object_get(o, "resume");
 	if (!topic || !*topic || strlen(topic) > DD_STATE_TOPIC_MAX || !json_is_integer(part) ||
 	    json_integer_value(part) < 0 || json_integer_value(part) > INT32_MAX ||
 	    !json_is_integer(next) || json_integer_value(next) < 0 ||
-	    (state && !json_is_object(state) && !json_is_null(state))) {
-		snprintf(why, whysz, "not {topic, partition, next, state}");
+	    (state && !json_is_object(state) && !json_is_null(state)) ||
+	    (resume && (!json_is_integer(resume) || json_integer_value(resume) < 0 ||
+	                json_integer_value(resume) > json_integer_value(next)))) {
+		snprintf(why, whysz, "not {topic, partition, next, resume (<= next), state}");
 		return -EBADMSG;
 	}
 	*e = (struct dd_partition_pos){.partition = (int32_t)json_integer_value(part),
 	                               .next = json_integer_value(next),
+	                               .resume = resume ? json_integer_value(resume) : -1,
 	                               .published = -1,
 	                               .pending = -1,
 	                               .state = json_is_object(state) ? json_incref((json_t *)state)

@@ -22,7 +22,12 @@
 struct dd_partition_pos {
 	char topic[DD_STATE_TOPIC_MAX + 1];
 	int32_t partition;
-	int64_t next;      /* the next offset to read (-1: unknown) */
+	int64_t next; /* the next offset to read (-1: unknown) */
+	/* Request halves held for their response (kserve-v2, cloudevents) from below next: read
+	 * again from here into the format adapter only (-1: none). */
+	int64_t resume;
+	bool replaying;    /* reading [resume, next) again into the adapter only */
+	bool restored;     /* live from a snapshot read at start: nothing of it in the adapter yet */
 	bool live;         /* its shard is in the pipeline (the pipeline holds the state) */
 	json_t *state;     /* otherwise its saved shard document, or NULL: none */
 	int64_t published; /* `next` of its last record in the state topic (-1: none) */

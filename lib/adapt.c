@@ -527,6 +527,8 @@ struct dd_res dd_join_offer(struct dd_adapter *a, struct dd_half *h, const char 
 	}
 	memcpy(h->key, key, key_len);
 	h->key_len = key_len;
+	h->src = a->cur_src;
+	h->offset = a->cur_offset;
 	if (h->kafka_ts >= 0)
 		h->t = h->kafka_ts, h->has_t = true;
 	else if (h->has_ce_ts)
@@ -584,6 +586,26 @@ struct dd_res dd_join_offer(struct dd_adapter *a, struct dd_half *h, const char 
 	a->n_pending++;
 	a->pending_bytes += h->bytes;
 	return (struct dd_res){0};
+}
+
+int64_t dd_adapter_oldest(const struct dd_adapter *a, uint32_t src)
+{
+	int64_t lo = -1;
+	for (const struct dd_half *h = a && src ? a->oldest : NULL; h; h = h->newer)
+		if (h->src == src && (lo < 0 || h->offset < lo))
+			lo = h->offset;
+	return lo;
+}
+
+void dd_adapter_drop(struct dd_adapter *a, uint32_t src)
+{
+	for (struct dd_half *h = a && src ? a->oldest : NULL, *next; h; h = next) {
+		next = h->newer;
+		if (h->src == src) {
+			unlink_half(a, h);
+			dd_half_free(h);
+		}
+	}
 }
 
 size_t dd_adapter_expire(struct dd_adapter *a, int64_t now_ms)
@@ -663,6 +685,8 @@ int dd_adapt(struct dd_adapter *a, const struct dd_record *r, const char **out, 
 		return -EINVAL;
 	*out = NULL;
 	*out_len = 0;
+	a->cur_src = r->src;
+	a->cur_offset = r->offset;
 	struct dd_res res = {0};
 	bool emitted = false, passthrough = false;
 	if (!r->value)

@@ -41,6 +41,10 @@ struct dd_record {
 	const struct dd_header *headers;
 	size_t n_headers;
 	int64_t ts_ms; /* Kafka timestamp, -1 none */
+	/* Where it came from, for halves held across a state snapshot (dd_adapter_oldest):
+	 * 1 + the caller's index of its partition (0: none), and its offset. */
+	uint32_t src;
+	int64_t offset;
 };
 
 enum dd_format {
@@ -108,6 +112,12 @@ void dd_adapter_free(struct dd_adapter *a);
 int dd_adapt(struct dd_adapter *a, const struct dd_record *r, const char **out, size_t *out_len,
              enum dd_adapt_reject *why);
 
+/* The lowest offset of a half held from src (record.src), or -1 when none is: a state snapshot
+ * must have the partition read again from there after a restart, or the half is lost. */
+int64_t dd_adapter_oldest(const struct dd_adapter *a, uint32_t src);
+/* Forget the halves held from src (the partition went to another owner). Not counted as
+ * unpaired: the partition's next owner reads them again. */
+void dd_adapter_drop(struct dd_adapter *a, uint32_t src);
 /* Expire unpaired halves older than the TTL: time + join_ttl_ms < now_ms, time being the
  * record's Kafka timestamp, else its CloudEvents time, else the newest time the adapter had
  * seen when the half arrived (halves with no time at all wait for eviction). now_ms is event or

@@ -51,6 +51,8 @@ struct dd_half {
 	char *ce_info; /* "cloudevent" object as JSON text */
 	/* from Kafka */
 	int64_t kafka_ts; /* -1 none */
+	uint32_t src;     /* record.src */
+	int64_t offset;
 	/* join table */
 	char *key;
 	size_t key_len;
@@ -88,6 +90,9 @@ struct dd_adapter {
 	struct dd_half *oldest, *newest;
 	size_t n_pending, pending_bytes;
 	struct dd_adapter_stats st;
+	/* the record being adapted: where its half comes from */
+	uint32_t cur_src;
+	int64_t cur_offset;
 };
 
 /* The result of adapting one record: reject reason (negative errno alongside) or success.

@@ -273,6 +273,55 @@ monitors:
               f"{got}; scipy p {want_p}; {p.stderr[-600:]}")
 
 
+def test_held_halves(broker, tmp):
+    """kserve-v2 requests whose responses come after a restart: the state notes where the
+    oldest waiting request is, the restart reads from there into the adapter only, so every
+    request pairs with its response and every pair is counted once."""
+    topic, group, n = "halves", "g-halves", 400
+    broker.create_topic(topic, 1)
+    req = lambda i: (None, json.dumps({"id": f"r{i}", "inputs": [
+        {"name": "x", "shape": [1], "datatype": "FP64", "data": [i / 10]}]}))
+    res = lambda i: (None, json.dumps({"model_name": "m", "id": f"r{i}", "outputs": [
+        {"name": "y", "shape": [1], "datatype": "FP64", "data": [i / 5]}]}))
+    # Before the restart: pairs 0..199 complete, interleaved with the requests of 200..399
+    # (one request waits from the very first record on).
+    first = []
+    for i in range(200):
+        first += [req(200 + i), req(i), res(i)]
+    broker.produce(topic, first, partition=0)
+    cfg = os.path.join(tmp, "h.yaml")
+    config(cfg, broker.bootstrap, topic, group,
+           "  - {name: ph, field: /output/y, detector: page_hinkley}\n", snapshot="300ms")
+    with open(cfg) as f:
+        text = f.read().replace(f"group: {group}", f"group: {group}\n    format: kserve-v2")
+    with open(cfg, "w") as f:
+        f.write(text)
+    trace, err = os.path.join(tmp, "h.trace"), os.path.join(tmp, "h.err")
+    proc = start(cfg, trace, os.path.join(tmp, "h.out"), err)
+    wait_for(lambda: len(trace_lines(trace)) >= 200, 60, "the first pairs")
+    rc1, _ = stop(proc)
+    gen, doc = snapshots(cfg, group)[0]
+    part = doc["partitions"][0]
+    check(rc1 == 0 and part["next"] == 600 and part.get("resume") == 0,
+          "the snapshot notes the oldest waiting request (resume 0, next 600)",
+          json.dumps({k: v for k, v in part.items() if k != "state"}))
+    broker.produce(topic, [res(200 + i) for i in range(200)], partition=0)
+    proc = start(cfg, trace, os.path.join(tmp, "h.out"), err)
+    wait_for(lambda: len(trace_lines(trace)) >= n, 60, "the late responses")
+    time.sleep(1)
+    rc2, _ = stop(proc)
+    lines = trace_lines(trace)
+    e = open(err).read()
+    check(rc2 == 0 and len(lines) == n and "read again for request halves" in e and
+          "0 unpaired halves" in e,
+          f"after the restart every request paired with its response, each pair once "
+          f"({len(lines)} of {n} events)", e[-800:])
+    gen, doc = snapshots(cfg, group)[0]
+    matched = doc["partitions"][0]["state"]["monitors"]["ph"]["monitor"]["matched"]
+    check(matched == n and "resume" not in doc["partitions"][0],
+          f"the state counted {matched} events (want {n}); nothing waits any more")
+
+
 def test_kill9(broker, tmp):
     topic, n1, n = "crash", 20000, 80000
     broker.create_topic(topic, 3)
@@ -364,7 +413,7 @@ def test_restore(broker, tmp):
     after = trace_lines(trace)[before:]
     e = open(err).read()
     check(done and rc == 0 and
-          "resumes at offset 2600 (the state snapshot's, kept)" in e and
+          "resumes at offset 2600 (the state snapshot's, the local snapshot)" in e and
           "2 monitor states resume" in e and "0 start over" in e,
           "the restart restored both monitors and resumed at the snapshot's offset", e[-1200:])
     check(after and min(t["kafka.offset"] for t in after) >= cut,
@@ -581,7 +630,8 @@ def test_kill_loop(broker, tmp):
 
 def main():
     with tempfile.TemporaryDirectory() as tmp, Broker(tmp) as broker:
-        for t in (test_alerts, test_time_range, test_formats, test_kill9, test_restore,
+        for t in (test_alerts, test_time_range, test_formats, test_held_halves, test_kill9,
+                  test_restore,
                   test_group_moved_on, test_group_split, test_kill_loop):
             try:
                 t(broker, tmp)

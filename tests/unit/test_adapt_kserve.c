@@ -288,6 +288,53 @@ static void test_ttl(void **state)
 	tctx_free(c);
 }
 
+/* Where held halves came from: the lowest offset still held per source (what a state snapshot
+ * must read again), and dropping a source's halves when its partition leaves. */
+static void test_held_positions(void **state)
+{
+	(void)state;
+	struct tctx *c = tctx_new(DD_FORMAT_KSERVE_V2, NULL, ptrs, P__N);
+	char q[256], s[256];
+	struct dd_record r = {.ts_ms = 1000};
+	const char *ev;
+	size_t len;
+	static const struct {
+		const char *id;
+		uint32_t src;
+		int64_t offset;
+	} held[] = {{"a", 1, 10}, {"b", 1, 7}, {"c", 2, 3}, {"d", 1, 12}};
+	for (size_t i = 0; i < sizeof(held) / sizeof(held[0]); i++) {
+		req_id(q, sizeof(q), held[i].id);
+		r.value = q;
+		r.len = strlen(q);
+		r.src = held[i].src;
+		r.offset = held[i].offset;
+		assert_int_equal(dd_adapt(c->a, &r, &ev, &len, NULL), 0);
+		assert_int_equal(len, 0);
+	}
+	assert_int_equal(dd_adapter_oldest(c->a, 1), 7);
+	assert_int_equal(dd_adapter_oldest(c->a, 2), 3);
+	assert_int_equal(dd_adapter_oldest(c->a, 3), -1);
+	assert_int_equal(dd_adapter_oldest(c->a, 0), -1); /* no source: never tracked */
+	/* b pairs (its response from anywhere): the oldest of source 1 is now a's */
+	resp_id(s, sizeof(s), "b");
+	r.value = s;
+	r.len = strlen(s);
+	r.src = 1;
+	r.offset = 20;
+	assert_int_equal(dd_adapt(c->a, &r, &ev, &len, NULL), 0);
+	assert_true(len > 0);
+	assert_int_equal(dd_adapter_oldest(c->a, 1), 10);
+	/* source 1's partition leaves: its halves go, not counted as unpaired */
+	dd_adapter_drop(c->a, 1);
+	assert_int_equal(dd_adapter_oldest(c->a, 1), -1);
+	assert_int_equal(dd_adapter_oldest(c->a, 2), 3);
+	struct dd_adapter_stats st = stats(c);
+	assert_int_equal(st.pending, 1);
+	assert_int_equal(st.unpaired_evicted + st.unpaired_expired, 0);
+	tctx_free(c);
+}
+
 static void test_no_time_waits_for_eviction(void **state)
 {
 	(void)state;
@@ -504,7 +551,7 @@ int main(void)
 	    cmocka_unit_test(test_ttl),           cmocka_unit_test(test_no_time_waits_for_eviction),
 	    cmocka_unit_test(test_eviction),      cmocka_unit_test(test_eviction_by_bytes),
 	    cmocka_unit_test(test_many_pending),  cmocka_unit_test(test_rejects),
-	    cmocka_unit_test(test_auto),
+	    cmocka_unit_test(test_auto),          cmocka_unit_test(test_held_positions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
