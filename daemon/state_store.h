@@ -26,10 +26,10 @@ struct dd_partition_pos {
 	/* Request halves held for their response (kserve-v2, cloudevents) from below next: read
 	 * again from here into the format adapter only (-1: none). */
 	int64_t resume;
-	bool replaying;    /* reading [resume, next) again into the adapter only */
-	bool restored;     /* live from a snapshot read at start: nothing of it in the adapter yet */
-	bool live;         /* its shard is in the pipeline (the pipeline holds the state) */
-	json_t *state;     /* otherwise its saved shard document, or NULL: none */
+	bool replaying; /* reading [resume, next) again into the adapter only */
+	bool restored;  /* live from a snapshot read at start: nothing of it in the adapter yet */
+	bool live;      /* its shard is in the pipeline (the pipeline holds the state) */
+	json_t *state;  /* otherwise its saved shard document, or NULL: none */
 	int64_t published; /* `next` of its last record in the state topic (-1: none) */
 	bool owned;        /* in the consumer's current assignment */
 	bool restoring;    /* paused: waits for the state topic before its first record */
