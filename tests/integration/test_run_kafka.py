@@ -608,7 +608,8 @@ def test_kill_loop(broker, tmp):
         proc.kill()
         proc.wait()
         e = open(err).read()
-        if "unusable" in e or "cannot" in e or "assigned" not in e:
+        if ("unusable" in e or "state: cannot" in e or "does not load" in e or
+                "assigned" not in e):
             bad_starts.append((i, e[-600:]))
     stop_flag.set()
     producer.join()
