@@ -65,6 +65,7 @@ struct dd_kafka_source {
 	 * only its state topic's reads while the group goes on. */
 	unsigned long fault_reads;
 	int64_t restore_tried_ms;
+	int64_t last_expire_ms;
 	bool force_snapshot; /* partitions' states changed hands: write one even without records */
 	bool local_failing;  /* the last local snapshot failed (the next one is forced) */
 	bool topic_failing;  /* the last publish to the state topic failed */
@@ -97,7 +98,8 @@ static struct dd_state_topic *state_topic(struct dd_kafka_source *s)
 	if (rc < 0 && s->opts.log)
 		fprintf(s->opts.log,
 		        "driftd: state topic %s: cannot open it: %s (tried again in %d s; until "
-		        "then offsets are not committed and partitions restore from local state)\n",
+		        "then offsets are not committed and newly assigned partitions wait, "
+		        "paused)\n",
 		        s->topic_name, err[0] ? err : strerror(-rc), DD_TOPIC_RETRY_MS / 1000);
 	else if (rc == 0 && s->opts.log)
 		fprintf(s->opts.log, "driftd: state topic %s: open\n", s->topic_name);
@@ -222,6 +224,29 @@ static json_t **fetch_remote(struct dd_kafka_source *s, const struct dd_tp *want
 	return out;
 }
 
+static int cmp_offset(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Note the offsets of the request halves the adapter holds for partition k, when it holds
+ * them: not for a partition restored from disk and not yet read, paused, or still reading its
+ * held halves again (then the noted ones stand). */
+static void note_held(struct dd_kafka_source *s, size_t k)
+{
+	struct dd_partition_pos *e = &s->pos.p[k];
+	if (!e->live || e->restored || e->restoring || e->replaying)
+		return;
+	size_t n = dd_adapter_held(s->adapter, (uint32_t)k + 1, NULL, 0);
+	int64_t *v = n ? malloc(n * sizeof(*v)) : NULL;
+	if (n && !v)
+		return; /* no memory: the last noted ones stand */
+	dd_adapter_held(s->adapter, (uint32_t)k + 1, v, n);
+	dd_partition_set_held(e, v, n);
+	free(v);
+}
+
 /* Put partition e's state in the pipeline (if it is not there yet): the state topic's record
  * when it is further than what this instance has and loads, else the local one, the seed, or
  * fresh. Returns the offset to resume at, or RD_KAFKA_OFFSET_INVALID (the group's commit or
@@ -232,9 +257,13 @@ static int64_t take_partition(struct dd_kafka_source *s, struct dd_partition_pos
 	char where[300], why[512] = "";
 	snprintf(where, sizeof(where), "%s[%d]", e->topic, (int)e->partition);
 	/* Kept: held by this process since before the rebalance (its held request halves are
-	 * in the adapter); a partition restored from disk at start is live but not kept. */
-	bool kept = e->live && !e->restored;
-	e->restored = false;
+	 * in the adapter); a partition restored from disk at start is live but not kept, and
+	 * one still reading its held halves again starts that over. */
+	uint32_t src = (uint32_t)(e - s->pos.p) + 1;
+	bool kept = e->live && !e->restored && !e->replaying;
+	if (e->live && e->replaying)
+		dd_adapter_drop(s->adapter, src);
+	e->restored = e->replaying = false;
 	const char *from = kept                  ? "kept"
 	                   : e->live || e->state ? "the local snapshot"
 	                   : s->pos.seed         ? "the seed"
@@ -257,12 +286,11 @@ static int64_t take_partition(struct dd_kafka_source *s, struct dd_partition_pos
 		 * (and reported): the local state stays. */
 		struct dd_load_report lr;
 		int rc = dd_state_take(s->p, &s->pos, e, r.state, &lr, why, sizeof(why));
-		if (rc == 0) {
+		if (rc == 0 && dd_partition_set_held(e, r.held, r.n_held) == 0) {
 			e->next = e->published = r.next;
-			e->resume = r.resume;
 			from = "the state topic";
 			if (kept) /* what the adapter holds belongs to the replaced state */
-				dd_adapter_drop(s->adapter, (uint32_t)(e - s->pos.p) + 1);
+				dd_adapter_drop(s->adapter, src);
 			kept = false;
 		} else if (rc == -EBADMSG) {
 			char w[340];
@@ -270,8 +298,10 @@ static int64_t take_partition(struct dd_kafka_source *s, struct dd_partition_pos
 			restore_alert(s, w, why);
 		}
 	}
-	if (pr == 0)
+	if (pr == 0) {
 		json_decref(r.state);
+		free(r.held);
+	}
 	if (!e->live) {
 		struct dd_load_report lr;
 		why[0] = '\0';
@@ -298,21 +328,27 @@ static int64_t take_partition(struct dd_kafka_source *s, struct dd_partition_pos
 			        "%lld: another member read it since\n",
 			        where, (long long)committed, (long long)e->next);
 		e->next = committed;
-		e->resume = -1;
+		if (e->n_held && s->opts.log)
+			fprintf(
+			    s->opts.log,
+			    "driftd: kafka: %s: %zu request halves that waited for their response "
+			    "in the state are not read again (the group read past them)\n",
+			    where, e->n_held);
+		dd_partition_set_held(e, NULL, 0);
 	}
 	/* Request halves that waited for their response when the state was saved: read again
 	 * from the oldest (into the adapter only, up to next). A partition kept live still
 	 * has them in the adapter. */
-	e->replaying = !kept && e->resume >= 0 && e->resume < e->next;
+	e->replaying = !kept && e->n_held > 0 && e->resume < e->next;
 	if (e->replaying) {
 		if (s->opts.log)
 			fprintf(
 			    s->opts.log,
 			    "driftd: kafka: %s resumes at offset %lld (the state snapshot's, %s); "
-			    "%lld..%lld read again for request halves waiting for their "
-			    "response\n",
-			    where, (long long)e->next, from ? from : "fresh", (long long)e->resume,
-			    (long long)e->next - 1);
+			    "%zu request halves waiting for their response read again from "
+			    "%lld\n",
+			    where, (long long)e->next, from ? from : "fresh", e->n_held,
+			    (long long)e->resume);
 		return e->resume;
 	}
 	if (s->opts.log)
@@ -354,6 +390,8 @@ static void assigned(struct dd_kafka_source *s, rd_kafka_topic_partition_list_t 
 			again = parts->elems[i].partition == e->partition &&
 			        strcmp(parts->elems[i].topic, e->topic) == 0;
 		if (e->live && !again) {
+			note_held(s, k);
+			e->replaying = false;
 			dd_adapter_drop(s->adapter, (uint32_t)k + 1);
 			if (dd_state_release(s->p, e) < 0 && s->opts.log)
 				fprintf(s->opts.log,
@@ -366,7 +404,6 @@ static void assigned(struct dd_kafka_source *s, rd_kafka_topic_partition_list_t 
 	 * newer snapshot that covered them was lost): then, at this first assignment, the
 	 * state's offsets win and the records in between are read again. */
 	int64_t *committed = s->state_offsets_win ? NULL : committed_offsets(s, parts);
-	s->state_offsets_win = false;
 	struct dd_tp *want = calloc((size_t)parts->cnt + 1, sizeof(*want));
 	for (int i = 0; want && i < parts->cnt; i++)
 		want[i] = (struct dd_tp){parts->elems[i].topic, parts->elems[i].partition};
@@ -387,6 +424,10 @@ static void assigned(struct dd_kafka_source *s, rd_kafka_topic_partition_list_t 
 		    take_partition(s, e, remote ? remote[i] : NULL, committed ? committed[i] : -1);
 		feed_watchdog(s);
 	}
+	/* The fallback's offsets win at the first partitions taken only (paused ones take
+	 * theirs in restore_paused). */
+	if (!wait)
+		s->state_offsets_win = false;
 	for (int i = 0; remote && i < parts->cnt; i++)
 		json_decref(remote[i]);
 	free(remote);
@@ -413,7 +454,8 @@ static void restore_paused(struct dd_kafka_source *s)
 		}
 	json_t **remote = want ? fetch_remote(s, want, n) : NULL;
 	if (remote) {
-		int64_t *committed = committed_offsets(s, list);
+		int64_t *committed = s->state_offsets_win ? NULL : committed_offsets(s, list);
+		s->state_offsets_win = false;
 		for (size_t i = 0; i < n; i++) {
 			struct dd_partition_pos *e =
 			    dd_positions_find(&s->pos, want[i].topic, want[i].partition);
@@ -426,28 +468,54 @@ static void restore_paused(struct dd_kafka_source *s)
 		free(committed);
 		s->restoring = 0;
 		s->force_snapshot = true;
-		/* Seek the partitions whose state names an offset; the others start at the
-		 * group's commit, as assigned. */
-		rd_kafka_topic_partition_list_t *seek =
-		    rd_kafka_topic_partition_list_new(list->cnt);
-		for (int i = 0; i < list->cnt; i++)
-			if (list->elems[i].offset >= 0)
-				rd_kafka_topic_partition_list_add(seek, list->elems[i].topic,
-				                                  list->elems[i].partition)
-				    ->offset = list->elems[i].offset;
-		rd_kafka_error_t *err =
-		    seek->cnt ? rd_kafka_seek_partitions(s->rk, seek, 10000) : NULL;
-		if (err) {
-			if (s->opts.log)
-				fprintf(s->opts.log, "driftd: kafka: seek after restore: %s\n",
-				        rd_kafka_error_string(err));
-			rd_kafka_error_destroy(err);
+		/* The whole assignment again, with each partition's start: the restored ones
+		 * where their state says, the others at the next record they have not processed
+		 * (what was fetched for them and not yet processed is fetched again; one still
+		 * reading its held halves again starts that over). An explicit assignment sets
+		 * the positions, where a seek could still fail for a partition whose fetch had
+		 * not started. */
+		rd_kafka_topic_partition_list_t *cur = NULL;
+		rd_kafka_resp_err_t aerr = rd_kafka_assignment(s->rk, &cur);
+		for (int i = 0; !aerr && i < cur->cnt; i++) {
+			rd_kafka_topic_partition_t *tp = &cur->elems[i];
+			struct dd_partition_pos *e =
+			    dd_positions_find(&s->pos, tp->topic, tp->partition);
+			tp->offset = RD_KAFKA_OFFSET_INVALID;
+			for (int j = 0; j < list->cnt; j++)
+				if (list->elems[j].partition == tp->partition &&
+				    strcmp(list->elems[j].topic, tp->topic) == 0)
+					tp->offset = list->elems[j].offset;
+			if (!e || tp->offset != RD_KAFKA_OFFSET_INVALID)
+				continue;
+			bool restored_now = false;
+			for (int j = 0; j < list->cnt && !restored_now; j++)
+				restored_now = list->elems[j].partition == tp->partition &&
+				               strcmp(list->elems[j].topic, tp->topic) == 0;
+			if (restored_now)
+				continue; /* no state, no commit: auto.offset.reset, as assigned */
+			if (e->replaying) {
+				dd_adapter_drop(s->adapter, (uint32_t)(e - s->pos.p) + 1);
+				tp->offset = e->resume;
+			} else if (e->next >= 0) {
+				tp->offset = e->next;
+			}
 		}
-		rd_kafka_topic_partition_list_destroy(seek);
+		if (!aerr)
+			aerr = rd_kafka_assign(s->rk, cur);
+		if (cur)
+			rd_kafka_topic_partition_list_destroy(cur);
 		rd_kafka_resume_partitions(s->rk, list);
-		if (s->opts.log)
+		s->last_pos = NULL;
+		if (s->opts.log) {
+			if (aerr)
+				fprintf(
+				    s->opts.log,
+				    "driftd: kafka: cannot set the restored partitions' offsets: "
+				    "%s\n",
+				    rd_kafka_err2str(aerr));
 			fprintf(s->opts.log, "driftd: kafka: %zu partitions restored and resumed\n",
 			        n);
+		}
 	}
 	free(remote);
 	free(want);
@@ -633,7 +701,8 @@ int dd_kafka_feed(struct dd_adapter *a, struct dd_pipeline *p, const struct rd_k
 {
 	/* Size first: nothing is parsed or copied for an oversized record. */
 	if (m->len > max_record) {
-		dd_pipeline_reject(p, DD_REJECT_TOO_LARGE, at);
+		if (!hold_only) /* counted when it was first read */
+			dd_pipeline_reject(p, DD_REJECT_TOO_LARGE, at);
 		return 0;
 	}
 	struct dd_header hs[DD_KAFKA_MAX_HEADERS];
@@ -723,8 +792,18 @@ int dd_kafka_source_run(struct dd_kafka_source *s, struct dd_pipeline *p)
 		}
 		if (s->restoring)
 			restore_paused(s);
-		/* Request halves whose response never came (kserve-v2, cloudevents). */
-		dd_adapter_expire(s->adapter, now_ms);
+		/* Request halves whose response never came (kserve-v2, cloudevents), by each
+		 * partition's own record time (a partition catching up a backlog must not lose
+		 * halves whose partners are still ahead in it); without state, the wall clock. */
+		if (!s->state) {
+			dd_adapter_expire(s->adapter, now_ms);
+		} else if (now_ms - s->last_expire_ms >= 1000) {
+			s->last_expire_ms = now_ms;
+			for (size_t k = 0; k < s->pos.n; k++)
+				if (s->pos.p[k].live && s->pos.p[k].max_ts >= 0)
+					dd_adapter_expire_src(s->adapter, (uint32_t)k + 1,
+					                      s->pos.p[k].max_ts);
+		}
 		if ((!m || (++polls & 63) == 0) && stop_requested(s)) {
 			if (m) {
 				/* Not processed: seek back so the next run (after a reload) or the
@@ -794,22 +873,30 @@ int dd_kafka_source_run(struct dd_kafka_source *s, struct dd_pipeline *p)
 					        (long long)pp->next);
 			}
 		}
-		if (m->len > s->conf->max_record)
-			s->st.too_large++;
+		if (pp) {
+			rd_kafka_timestamp_type_t tt;
+			int64_t mts = rd_kafka_message_timestamp(m, &tt);
+			if (tt != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && mts > pp->max_ts)
+				pp->max_ts = mts;
+		}
 		if (pp && pp->replaying && m->offset >= pp->next)
 			pp->replaying = false; /* past the records read again for held halves */
 		if (pp && pp->replaying && m->offset >= pp->resume) {
 			/* Below the state's position, read again only for the request halves that
-			 * were waiting for their response when the state was saved: the adapter
-			 * holds them again; what they pair with below the position went through
-			 * before and is dropped. */
-			int hrc = dd_kafka_feed(s->adapter, p, m, &at, s->conf->max_record,
-			                        (uint32_t)(pp - s->pos.p) + 1, true);
+			 * were waiting for their response when the state was saved: exactly those
+			 * (the others went through before), into the adapter only. */
+			int hrc = 0;
+			if (bsearch(&m->offset, pp->held, pp->n_held, sizeof(*pp->held),
+			            cmp_offset))
+				hrc = dd_kafka_feed(s->adapter, p, m, &at, s->conf->max_record,
+				                    (uint32_t)(pp - s->pos.p) + 1, true);
 			rd_kafka_message_destroy(m);
 			if (hrc < 0)
 				return hrc;
 			continue;
 		}
+		if (m->len > s->conf->max_record)
+			s->st.too_large++;
 		int rc = dd_kafka_feed(s->adapter, p, m, &at, s->conf->max_record,
 		                       pp ? (uint32_t)(pp - s->pos.p) + 1 : 0, false);
 		s->st.records++;
@@ -909,7 +996,8 @@ static void restore_alert(struct dd_kafka_source *s, const char *where, const ch
 /* The second tier: each partition held (owned) whose state moved since its last record goes
  * to the state topic, and must be acknowledged (acks=all) before its offset is committed:
  * another member taking the partition over restores from there. A partition that cannot be
- * written (over the record limit) holds back only its own offsets. */
+ * written (over the record limit) holds back only its own offsets. Returns 0, 1 when skipped
+ * (the assignment was lost), or a negative errno with why. */
 static int publish(struct dd_kafka_source *s, struct dd_pipeline *p, char *why, size_t whysz)
 {
 	struct dd_state_topic *t = state_topic(s);
@@ -918,7 +1006,7 @@ static int publish(struct dd_kafka_source *s, struct dd_pipeline *p, char *why, 
 		return -EIO;
 	}
 	if (rd_kafka_assignment_lost(s->rk))
-		return 0; /* dropped from the group: the partitions' new owners write now */
+		return 1; /* dropped from the group: the partitions' new owners write now */
 	size_t n = 0;
 	int ret = 0;
 	for (size_t k = 0; k < s->pos.n; k++)
@@ -993,13 +1081,8 @@ int dd_kafka_source_snapshot(struct dd_kafka_source *s, struct dd_pipeline *p, b
 	 * were read, partitions changed hands, or the last one failed). */
 	/* Where each partition must be read again from for the request halves still waiting
 	 * (kept as restored while that re-reading is under way). */
-	for (size_t k = 0; k < s->pos.n; k++) {
-		struct dd_partition_pos *e = &s->pos.p[k];
-		if (!e->live || e->replaying)
-			continue;
-		int64_t o = dd_adapter_oldest(s->adapter, (uint32_t)k + 1);
-		e->resume = o >= 0 && o < e->next ? o : -1;
-	}
+	for (size_t k = 0; k < s->pos.n; k++)
+		note_held(s, k);
 	uint64_t gen = 0;
 	int rc = 0;
 	if (s->st.records != s->records_at_snapshot || s->force_snapshot || s->local_failing)
@@ -1045,7 +1128,7 @@ int dd_kafka_source_snapshot(struct dd_kafka_source *s, struct dd_pipeline *p, b
 				        s->topic_name, what);
 			state_alert(s, p, true, true, s->topic_fail_since_ms, what);
 		}
-	} else if (s->topic_failing) {
+	} else if (trc == 0 && s->topic_failing) {
 		s->topic_failing = false;
 		if (s->opts.log)
 			fprintf(s->opts.log, "driftd: state topic %s: written again\n",
@@ -1076,7 +1159,7 @@ int dd_kafka_source_snapshot(struct dd_kafka_source *s, struct dd_pipeline *p, b
 		if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET && s->opts.log)
 			fprintf(s->opts.log, "driftd: kafka: commit: %s\n", rd_kafka_err2str(e));
 	}
-	return trc;
+	return trc < 0 ? trc : 0;
 }
 
 int dd_kafka_source_close(struct dd_kafka_source *s)

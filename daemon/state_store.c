@@ -47,16 +47,44 @@ struct dd_partition_pos *dd_positions_get(struct dd_positions *ps, const char *t
 		ps->cap = nc;
 	}
 	e = &ps->p[ps->n++];
-	*e = (struct dd_partition_pos){
-	    .partition = partition, .next = -1, .resume = -1, .published = -1, .pending = -1};
+	*e = (struct dd_partition_pos){.partition = partition,
+	                               .next = -1,
+	                               .resume = -1,
+	                               .max_ts = -1,
+	                               .published = -1,
+	                               .pending = -1};
 	snprintf(e->topic, sizeof(e->topic), "%s", topic);
 	return e;
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+int dd_partition_set_held(struct dd_partition_pos *e, const int64_t *v, size_t n)
+{
+	int64_t *h = n ? malloc(n * sizeof(*h)) : NULL;
+	if (n && !h)
+		return -ENOMEM;
+	if (n) {
+		memcpy(h, v, n * sizeof(*h));
+		qsort(h, n, sizeof(*h), cmp_i64);
+	}
+	free(e->held);
+	e->held = h;
+	e->n_held = n;
+	e->resume = n ? h[0] : -1;
+	return 0;
+}
+
 void dd_positions_free(struct dd_positions *ps)
 {
-	for (size_t i = 0; i < ps->n; i++)
+	for (size_t i = 0; i < ps->n; i++) {
 		json_decref(ps->p[i].state);
+		free(ps->p[i].held);
+	}
 	free(ps->p);
 	json_decref(ps->seed);
 	*ps = (struct dd_positions){0};
@@ -128,8 +156,13 @@ json_t *dd_state_partition(const struct dd_pipeline *p, const struct dd_partitio
 	json_t *j =
 	    json_pack("{s:s, s:i, s:I, s:o}", "topic", e->topic, "partition", (int)e->partition,
 	              "next", (json_int_t)e->next, "state", state ? state : json_null());
-	if (j && e->resume >= 0 && e->resume < e->next &&
-	    json_object_set_new(j, "resume", json_integer((json_int_t)e->resume)) < 0) {
+	json_t *held = j && e->n_held ? json_array() : NULL;
+	for (size_t i = 0; held && i < e->n_held; i++)
+		if (json_array_append_new(held, json_integer((json_int_t)e->held[i])) < 0) {
+			json_decref(held);
+			held = NULL;
+		}
+	if (j && e->n_held && (!held || json_object_set_new(j, "held", held) < 0)) {
 		json_decref(j);
 		return NULL;
 	}
@@ -165,19 +198,35 @@ int dd_state_partition_parse(const json_t *o, struct dd_partition_pos *e, char *
 {
 	const char *topic = json_string_value(json_object_get(o, "topic"));
 	const json_t *part = json_object_get(o, "partition"), *next = json_object_get(o, "next"),
-	             *state = json_object_get(o, "state"), *resume = json_object_get(o, "resume");
+	             *state = json_object_get(o, "state"), *held = json_object_get(o, "held");
 	if (!topic || !*topic || strlen(topic) > DD_STATE_TOPIC_MAX || !json_is_integer(part) ||
 	    json_integer_value(part) < 0 || json_integer_value(part) > INT32_MAX ||
 	    !json_is_integer(next) || json_integer_value(next) < 0 ||
 	    (state && !json_is_object(state) && !json_is_null(state)) ||
-	    (resume && (!json_is_integer(resume) || json_integer_value(resume) < 0 ||
-	                json_integer_value(resume) > json_integer_value(next)))) {
-		snprintf(why, whysz, "not {topic, partition, next, resume (<= next), state}");
+	    (held && (!json_is_array(held) || json_array_size(held) > DD_STATE_HELD_MAX))) {
+		snprintf(why, whysz, "not {topic, partition, next, held, state}");
 		return -EBADMSG;
+	}
+	/* Held halves: offsets below next, strictly ascending. */
+	size_t nh = json_array_size(held);
+	int64_t *hv = nh ? malloc(nh * sizeof(*hv)) : NULL;
+	if (nh && !hv)
+		return -ENOMEM;
+	for (size_t i = 0; i < nh; i++) {
+		const json_t *x = json_array_get(held, i);
+		hv[i] = json_is_integer(x) ? json_integer_value(x) : -1;
+		if (hv[i] < 0 || hv[i] >= json_integer_value(next) || (i && hv[i] <= hv[i - 1])) {
+			free(hv);
+			snprintf(why, whysz, "held[%zu]: not an offset below next, ascending", i);
+			return -EBADMSG;
+		}
 	}
 	*e = (struct dd_partition_pos){.partition = (int32_t)json_integer_value(part),
 	                               .next = json_integer_value(next),
-	                               .resume = resume ? json_integer_value(resume) : -1,
+	                               .held = hv,
+	                               .n_held = nh,
+	                               .resume = nh ? hv[0] : -1,
+	                               .max_ts = -1,
 	                               .published = -1,
 	                               .pending = -1,
 	                               .state = json_is_object(state) ? json_incref((json_t *)state)
@@ -194,6 +243,7 @@ static int add_entry(struct dd_positions *pos, struct dd_partition_pos *e)
 		struct dd_partition_pos *np = realloc(pos->p, nc * sizeof(*np));
 		if (!np) {
 			json_decref(e->state);
+			free(e->held);
 			return -ENOMEM;
 		}
 		pos->p = np;

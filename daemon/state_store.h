@@ -16,6 +16,7 @@
 #define DD_STATE_KEEP      3          /* generations kept: `state restore --generation N` */
 #define DD_STATE_MAX_BYTES (1u << 30) /* a larger snapshot is not read (hostile or corrupt) */
 #define DD_STATE_TOPIC_MAX 249        /* Kafka's limit on topic names */
+#define DD_STATE_HELD_MAX  (1u << 22) /* held halves per partition (the adapter's cap) */
 
 /* One source partition the state knows: where it resumes and, while this instance does not
  * hold it (not assigned, or not yet), its saved state. */
@@ -23,9 +24,13 @@ struct dd_partition_pos {
 	char topic[DD_STATE_TOPIC_MAX + 1];
 	int32_t partition;
 	int64_t next; /* the next offset to read (-1: unknown) */
-	/* Request halves held for their response (kserve-v2, cloudevents) from below next: read
-	 * again from here into the format adapter only (-1: none). */
+	/* Request halves held for their response (kserve-v2, cloudevents) from below next: their
+	 * offsets (ascending, owned), read again into the format adapter only after a restart or
+	 * a move; resume is the first (-1: none). */
+	int64_t *held;
+	size_t n_held;
 	int64_t resume;
+	int64_t max_ts; /* newest Kafka timestamp read (the clock its held halves expire by) */
 	bool replaying; /* reading [resume, next) again into the adapter only */
 	bool restored;  /* live from a snapshot read at start: nothing of it in the adapter yet */
 	bool live;      /* its shard is in the pipeline (the pipeline holds the state) */
@@ -46,6 +51,8 @@ struct dd_positions {
 };
 struct dd_partition_pos *dd_positions_find(struct dd_positions *ps, const char *topic,
                                            int32_t partition);
+/* Replace e's held offsets by a copy of v (sorted here); resume follows. -ENOMEM. */
+int dd_partition_set_held(struct dd_partition_pos *e, const int64_t *v, size_t n);
 /* Find or add (next = -1: unknown). NULL without memory. */
 struct dd_partition_pos *dd_positions_get(struct dd_positions *ps, const char *topic,
                                           int32_t partition);

@@ -608,7 +608,24 @@ void dd_adapter_drop(struct dd_adapter *a, uint32_t src)
 	}
 }
 
+size_t dd_adapter_held(const struct dd_adapter *a, uint32_t src, int64_t *out, size_t max)
+{
+	size_t n = 0;
+	for (const struct dd_half *h = a && src ? a->oldest : NULL; h; h = h->newer)
+		if (h->src == src) {
+			if (n < max)
+				out[n] = h->offset;
+			n++;
+		}
+	return n;
+}
+
 size_t dd_adapter_expire(struct dd_adapter *a, int64_t now_ms)
+{
+	return dd_adapter_expire_src(a, 0, now_ms);
+}
+
+size_t dd_adapter_expire_src(struct dd_adapter *a, uint32_t src, int64_t now_ms)
 {
 	if (!a)
 		return 0;
@@ -618,7 +635,7 @@ size_t dd_adapter_expire(struct dd_adapter *a, int64_t now_ms)
 	size_t n = 0;
 	for (struct dd_half *h = a->oldest, *next; h; h = next) {
 		next = h->newer;
-		if (h->has_t && h->t < limit) {
+		if ((!src || h->src == src) && h->has_t && h->t < limit) {
 			unlink_half(a, h);
 			dd_half_free(h);
 			n++;

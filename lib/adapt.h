@@ -115,6 +115,12 @@ int dd_adapt(struct dd_adapter *a, const struct dd_record *r, const char **out, 
 /* The lowest offset of a half held from src (record.src), or -1 when none is: a state snapshot
  * must have the partition read again from there after a restart, or the half is lost. */
 int64_t dd_adapter_oldest(const struct dd_adapter *a, uint32_t src);
+/* The offsets of the halves held from src, oldest first (up to max into out); returns how
+ * many there are. A restart holds again exactly these. */
+size_t dd_adapter_held(const struct dd_adapter *a, uint32_t src, int64_t *out, size_t max);
+/* dd_adapter_expire for the halves of one source only, against that source's clock (a
+ * partition catching up must not have its halves expired by another partition's time). */
+size_t dd_adapter_expire_src(struct dd_adapter *a, uint32_t src, int64_t now_ms);
 /* Forget the halves held from src (the partition went to another owner). Not counted as
  * unpaired: the partition's next owner reads them again. */
 void dd_adapter_drop(struct dd_adapter *a, uint32_t src);

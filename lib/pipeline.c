@@ -751,9 +751,12 @@ static void decided(struct dd_pipeline *p, struct shard *sh, size_t i, const str
 		tr = DD_TRANSITION_NONE;
 	else if (tr == DD_TRANSITION_RESOLVED && p->firing[i] > 0 && --p->firing[i] > 0)
 		tr = DD_TRANSITION_NONE;
-	else if (tr == DD_TRANSITION_REPEAT &&
+	else if (tr == DD_TRANSITION_REPEAT && h->now_ms >= p->repeated_ms[i] &&
 	         h->now_ms - p->repeated_ms[i] < m->conf->repeat_interval_ms)
-		tr = DD_TRANSITION_NONE; /* another partition sent it: one repeat per interval */
+		/* Another partition sent it: one repeat per interval. Partitions' event times
+		 * differ (one may be catching up): one behind the last repeat is due, or its
+		 * repeats would wait for its clock to catch up. */
+		tr = DD_TRANSITION_NONE;
 	if (tr == DD_TRANSITION_FIRING || tr == DD_TRANSITION_REPEAT)
 		p->repeated_ms[i] = h->now_ms;
 	if (tr != DD_TRANSITION_NONE)
