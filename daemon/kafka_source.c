@@ -286,7 +286,12 @@ static int64_t take_partition(struct dd_kafka_source *s, struct dd_partition_pos
 		 * (and reported): the local state stays. */
 		struct dd_load_report lr;
 		int rc = dd_state_take(s->p, &s->pos, e, r.state, &lr, why, sizeof(why));
-		if (rc == 0 && dd_partition_set_held(e, r.held, r.n_held) == 0) {
+		if (rc == 0) {
+			if (dd_partition_set_held(e, r.held, r.n_held) < 0 && s->opts.log)
+				fprintf(s->opts.log,
+				        "driftd: kafka: %s: no memory for its %zu waiting request "
+				        "halves: they are not read again\n",
+				        where, r.n_held);
 			e->next = e->published = r.next;
 			from = "the state topic";
 			if (kept) /* what the adapter holds belongs to the replaced state */
