@@ -83,7 +83,7 @@ int64_t dd_kafka_source_lag(struct dd_kafka_source *s);
 struct rd_kafka_message_s;
 struct dd_adapter;
 /* src: 1 + the index of the record's partition in the state's positions (0: none), so held
- * request halves can be found again (dd_adapter_oldest). hold_only: the record is below the
+ * request halves can be found again (dd_adapter_held). hold_only: the record is below the
  * state's position and read again only so that the adapter holds its half again. */
 int dd_kafka_feed(struct dd_adapter *a, struct dd_pipeline *p, const struct rd_kafka_message_s *m,
                   const struct dd_origin *at, size_t max_record, uint32_t src, bool hold_only);

@@ -588,15 +588,6 @@ struct dd_res dd_join_offer(struct dd_adapter *a, struct dd_half *h, const char 
 	return (struct dd_res){0};
 }
 
-int64_t dd_adapter_oldest(const struct dd_adapter *a, uint32_t src)
-{
-	int64_t lo = -1;
-	for (const struct dd_half *h = a && src ? a->oldest : NULL; h; h = h->newer)
-		if (h->src == src && (lo < 0 || h->offset < lo))
-			lo = h->offset;
-	return lo;
-}
-
 void dd_adapter_drop(struct dd_adapter *a, uint32_t src)
 {
 	for (struct dd_half *h = a && src ? a->oldest : NULL, *next; h; h = next) {

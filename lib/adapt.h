@@ -41,7 +41,7 @@ struct dd_record {
 	const struct dd_header *headers;
 	size_t n_headers;
 	int64_t ts_ms; /* Kafka timestamp, -1 none */
-	/* Where it came from, for halves held across a state snapshot (dd_adapter_oldest):
+	/* Where it came from, for halves held across a state snapshot (dd_adapter_held):
 	 * 1 + the caller's index of its partition (0: none), and its offset. */
 	uint32_t src;
 	int64_t offset;
@@ -112,11 +112,9 @@ void dd_adapter_free(struct dd_adapter *a);
 int dd_adapt(struct dd_adapter *a, const struct dd_record *r, const char **out, size_t *out_len,
              enum dd_adapt_reject *why);
 
-/* The lowest offset of a half held from src (record.src), or -1 when none is: a state snapshot
- * must have the partition read again from there after a restart, or the half is lost. */
-int64_t dd_adapter_oldest(const struct dd_adapter *a, uint32_t src);
-/* The offsets of the halves held from src, oldest first (up to max into out); returns how
- * many there are. A restart holds again exactly these. */
+/* The offsets of the halves held from src (record.src), in arrival order (up to max into out);
+ * returns how many there are. A state snapshot notes them: a restart reads exactly these
+ * records again, or the halves are lost. */
 size_t dd_adapter_held(const struct dd_adapter *a, uint32_t src, int64_t *out, size_t max);
 /* dd_adapter_expire for the halves of one source only, against that source's clock (a
  * partition catching up must not have its halves expired by another partition's time). */

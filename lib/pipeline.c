@@ -49,6 +49,23 @@ struct shard {
 
 #define DD_SHARDS_MAX 65536 /* partitions one instance may hold at once */
 
+struct counts {
+	uint64_t matched, used, verdicts, drifts;
+	uint64_t skipped[DD_SKIP__MAX];
+};
+
+/* base += m's counters (sign 1) or -= them (sign -1, modulo 2^64). */
+static void count(struct counts *base, const struct dd_monitor *m, int sign)
+{
+	uint64_t k = sign > 0 ? 1 : UINT64_MAX; /* x * UINT64_MAX == -x modulo 2^64 */
+	base->matched += k * m->matched;
+	base->used += k * m->used;
+	base->verdicts += k * m->verdicts;
+	base->drifts += k * m->drifts;
+	for (int r = 0; r < DD_SKIP__MAX; r++)
+		base->skipped[r] += k * m->skipped[r];
+}
+
 struct dd_pipeline {
 	const struct dd_config *conf;
 	struct dd_pipeline_opts opts;
@@ -63,10 +80,11 @@ struct dd_pipeline {
 	struct shard **shards; /* live shards, in the order they were opened */
 	size_t n_shards;
 	struct shard *cur; /* the shard of the previous record */
-	/* Per monitor, over the shards: how many have a notified episode open. Alerts are per
-	 * fingerprint (monitor, model, field), not per partition: the first shard to fire
-	 * notifies, the last to resolve notifies, the others are counted in between. */
-	uint32_t *firing;
+	/* Per monitor: what this pipeline's counters (metrics, summary) add to the sum over its
+	 * shards, so that they only grow while partitions' states come and go (a state that
+	 * leaves adds its counts, one that arrives takes away what it brings). Unsigned
+	 * arithmetic wraps: the sum comes out right. */
+	struct counts *base;
 	uint64_t *announced;           /* per monitor: the model version last announced */
 	int64_t *repeated_ms;          /* per monitor: when its series was last notified */
 	struct dd_pipeline_last *last; /* per monitor: its last verdict (metrics) */
@@ -245,35 +263,48 @@ static struct shard *shard_find(const struct dd_pipeline *p, const char *topic, 
 	return NULL;
 }
 
-/* Whether monitor i's alert in sh counts as a notified open episode. */
-static bool notified_firing(const struct shard *sh, size_t i)
+/* Whether another shard than sh has a notified episode of monitor i open. */
+static bool others_firing(const struct dd_pipeline *p, const struct shard *sh, size_t i)
 {
-	return sh->alerts[i].firing && !sh->alerts[i].muted;
+	for (size_t k = 0; k < p->n_shards; k++) {
+		const struct dd_alert_state *a = &p->shards[k]->alerts[i];
+		if (p->shards[k] != sh && a->firing && !a->muted)
+			return true;
+	}
+	return false;
+}
+
+/* The shard at index k leaves the pipeline (freed); its counters go into the base. */
+static void shard_leave(struct dd_pipeline *p, size_t k)
+{
+	struct shard *sh = p->shards[k];
+	for (size_t i = 0; i < p->n_mons; i++)
+		count(&p->base[i], &sh->mons[i], 1);
+	if (p->cur == sh)
+		p->cur = NULL;
+	shard_free(p, sh);
 }
 
 /* Put sh in the pipeline (in place of the shard of the same key, which is freed). */
 static int shard_put(struct dd_pipeline *p, struct shard *sh)
 {
-	for (size_t k = 0; k < p->n_shards; k++)
-		if (shard_is(p->shards[k], sh->topic, sh->partition)) {
-			for (size_t i = 0; i < p->n_mons; i++)
-				p->firing[i] += (uint32_t)notified_firing(sh, i) -
-				                (uint32_t)notified_firing(p->shards[k], i);
-			if (p->cur == p->shards[k])
-				p->cur = sh;
-			shard_free(p, p->shards[k]);
-			p->shards[k] = sh;
-			return 0;
-		}
-	if (p->n_shards >= DD_SHARDS_MAX)
-		return -E2BIG;
-	struct shard **ns = realloc(p->shards, (p->n_shards + 1) * sizeof(*ns));
-	if (!ns)
-		return -ENOMEM;
-	p->shards = ns;
-	p->shards[p->n_shards++] = sh;
+	size_t k = 0;
+	while (k < p->n_shards && !shard_is(p->shards[k], sh->topic, sh->partition))
+		k++;
+	if (k == p->n_shards) {
+		if (p->n_shards >= DD_SHARDS_MAX)
+			return -E2BIG;
+		struct shard **ns = realloc(p->shards, (p->n_shards + 1) * sizeof(*ns));
+		if (!ns)
+			return -ENOMEM;
+		p->shards = ns;
+		p->n_shards++;
+	} else {
+		shard_leave(p, k);
+	}
+	p->shards[k] = sh;
 	for (size_t i = 0; i < p->n_mons; i++)
-		p->firing[i] += notified_firing(sh, i);
+		count(&p->base[i], &sh->mons[i], -1); /* what it brings was counted elsewhere */
 	return 0;
 }
 
@@ -302,14 +333,14 @@ int dd_pipeline_new(const struct dd_config *c, const struct dd_pipeline_opts *op
 	p->aux = calloc(n_aux + 1, sizeof(*p->aux));
 	p->aux_slot = calloc(n_aux + 1, sizeof(*p->aux_slot));
 	p->aux_base = calloc(p->n_mons + 1, sizeof(*p->aux_base));
-	p->firing = calloc(p->n_mons + 1, sizeof(*p->firing));
+	p->base = calloc(p->n_mons + 1, sizeof(*p->base));
 	p->announced = calloc(p->n_mons + 1, sizeof(*p->announced));
 	p->repeated_ms = calloc(p->n_mons + 1, sizeof(*p->repeated_ms));
 	p->collected = calloc(p->n_mons + 1, sizeof(*p->collected));
 	p->last = calloc(p->n_mons + 1, sizeof(*p->last));
 	/* Enough room for every member's whole queue to be decided at once. */
 	p->decided = calloc((p->n_mons + 1) * (DD_GROUP_MAX_PENDING + 1), sizeof(*p->decided));
-	if (!ptrs || !p->vals || !p->firing || !p->announced || !p->repeated_ms || !p->collected ||
+	if (!ptrs || !p->vals || !p->base || !p->announced || !p->repeated_ms || !p->collected ||
 	    !p->aux || !p->aux_slot || !p->aux_base || !p->last || !p->decided)
 		goto fail;
 	for (size_t i = 0; p->opts.collect && i < p->n_mons; i++)
@@ -394,7 +425,7 @@ void dd_pipeline_free(struct dd_pipeline *p)
 	for (size_t i = 0; p->collected && i < p->n_mons; i++)
 		json_decref(p->collected[i]);
 	free(p->collected);
-	free(p->firing);
+	free(p->base);
 	free(p->announced);
 	free(p->repeated_ms);
 	free(p->last);
@@ -747,9 +778,8 @@ static void decided(struct dd_pipeline *p, struct shard *sh, size_t i, const str
 	if (p->opts.trace)
 		trace_verdict(p, m, &h->v, &h->at, p_adjusted);
 	enum dd_transition tr = dd_alert_step(&sh->alerts[i], m->conf, &h->v, &h->at, h->now_ms);
-	if (tr == DD_TRANSITION_FIRING && p->firing[i]++ > 0)
-		tr = DD_TRANSITION_NONE;
-	else if (tr == DD_TRANSITION_RESOLVED && p->firing[i] > 0 && --p->firing[i] > 0)
+	if ((tr == DD_TRANSITION_FIRING || tr == DD_TRANSITION_RESOLVED) && p->n_shards > 1 &&
+	    others_firing(p, sh, i))
 		tr = DD_TRANSITION_NONE;
 	else if (tr == DD_TRANSITION_REPEAT && h->now_ms >= p->repeated_ms[i] &&
 	         h->now_ms - p->repeated_ms[i] < m->conf->repeat_interval_ms)
@@ -862,9 +892,9 @@ static int model_change(struct dd_pipeline *p, struct shard *sh, size_t i,
 			dd_monitor_done(&fresh);
 			return rc;
 		}
+		count(&p->base[i], m, 1); /* the instance's counters go on */
 		dd_monitor_done(m);
 		*m = fresh;
-		p->firing[i] -= notified_firing(sh, i);
 		dd_alert_state_init(&sh->alerts[i], mc);
 	}
 	m->model_version_hash = vh;
@@ -1073,10 +1103,6 @@ static void adopt_shard(struct dd_pipeline *p, struct shard *sh, struct dd_pipel
 			memcpy((void *)osh->mons[j].inst->ctx.config, old->conf->monitors[j].params,
 			       old->conf->monitors[j].detector->config_size);
 			sh->alerts[i] = osh->alerts[j];
-			if (p->last[i].set == false)
-				p->last[i] = old->last[j];
-			if (!p->announced[i])
-				p->announced[i] = old->announced[j];
 			break;
 		}
 	adopt_groups(p, sh, old, osh);
@@ -1106,18 +1132,17 @@ size_t dd_pipeline_adopt(struct dd_pipeline *p, struct dd_pipeline *old)
 		if (sh)
 			adopt_shard(p, sh, old, osh);
 	}
-	/* What keeps its state, in every partition: monitors whose definition is unchanged. */
+	/* What keeps its state, in every partition: monitors whose definition is unchanged;
+	 * with it their counters, last verdict and announced model version. */
 	for (size_t i = 0; i < p->n_mons; i++)
 		for (size_t j = 0; j < old->n_mons; j++)
 			if (same_definition(&p->conf->monitors[i], &old->conf->monitors[j])) {
+				p->base[i] = old->base[j];
+				p->last[i] = old->last[j];
+				p->announced[i] = old->announced[j];
 				kept++;
 				break;
 			}
-	for (size_t i = 0; i < p->n_mons; i++) {
-		p->firing[i] = 0;
-		for (size_t k = 0; k < p->n_shards; k++)
-			p->firing[i] += notified_firing(p->shards[k], i);
-	}
 	return kept;
 }
 
@@ -1446,26 +1471,12 @@ void dd_pipeline_shard_drop(struct dd_pipeline *p, const char *topic, int32_t pa
 		if (!shard_is(sh, topic, partition))
 			continue;
 		/* Its open episodes go with it: the partition's next owner carries them on. */
-		for (size_t i = 0; i < p->n_mons; i++)
-			p->firing[i] -= notified_firing(sh, i);
-		if (p->cur == sh)
-			p->cur = NULL;
+		shard_leave(p, k);
 		memmove(&p->shards[k], &p->shards[k + 1],
 		        (p->n_shards - k - 1) * sizeof(*p->shards));
 		p->n_shards--;
-		shard_free(p, sh);
 		return;
 	}
-}
-
-bool dd_pipeline_shard_at(const struct dd_pipeline *p, size_t k, const char **topic,
-                          int32_t *partition)
-{
-	if (k >= p->n_shards)
-		return false;
-	*topic = p->shards[k]->topic;
-	*partition = p->shards[k]->partition;
-	return true;
 }
 
 void dd_pipeline_self_alert(struct dd_pipeline *p, const struct dd_self_alert *sa)
@@ -1521,18 +1532,21 @@ bool dd_pipeline_monitor_stats(const struct dd_pipeline *p, size_t i,
 	if (i >= p->n_mons)
 		return false;
 	const struct dd_monitor_conf *mc = &p->conf->monitors[i];
+	/* What this pipeline counted: the partitions it holds, plus the base. */
+	struct counts c = p->base[i];
 	*out = (struct dd_pipeline_monitor_stats){
 	    .name = mc->name, .detector = mc->detector->name, .last = p->last[i]};
-	/* Summed over the partitions this instance holds. */
 	for (size_t k = 0; k < p->n_shards; k++) {
 		const struct dd_monitor *m = &p->shards[k]->mons[i];
-		out->matched += m->matched;
-		out->used += m->used;
-		out->verdicts += m->verdicts;
-		out->drifts += m->drifts;
+		count(&c, m, 1);
 		out->firing |= p->shards[k]->alerts[i].firing;
 		out->learning += m->phase == DD_MON_REFERENCE;
 	}
+	out->matched = c.matched;
+	out->used = c.used;
+	out->verdicts = c.verdicts;
+	out->drifts = c.drifts;
+	memcpy(out->skipped, c.skipped, sizeof(out->skipped));
 	return true;
 }
 
@@ -1603,23 +1617,19 @@ void dd_pipeline_summary(const struct dd_pipeline *p, FILE *out)
 		const struct dd_monitor_conf *mc = &p->conf->monitors[i];
 		struct dd_pipeline_monitor_stats ms;
 		dd_pipeline_monitor_stats(p, i, &ms);
-		uint64_t skipped[DD_SKIP__MAX] = {0}, ref_n = 0;
-		for (size_t k = 0; k < p->n_shards; k++) {
-			const struct dd_monitor *m = &p->shards[k]->mons[i];
-			for (int s = 0; s < DD_SKIP__MAX; s++)
-				skipped[s] += m->skipped[s];
-			if (m->phase == DD_MON_REFERENCE)
-				ref_n = m->ref_n;
-		}
+		uint64_t ref_n = 0;
+		for (size_t k = 0; k < p->n_shards; k++)
+			if (p->shards[k]->mons[i].phase == DD_MON_REFERENCE)
+				ref_n = p->shards[k]->mons[i].ref_n;
 		fprintf(out,
 		        "driftd:   %-24s %-13s matched=%" PRIu64 " used=%" PRIu64
 		        " verdicts=%" PRIu64 " drift=%" PRIu64 "%s",
 		        mc->name, mc->detector->name, ms.matched, ms.used, ms.verdicts, ms.drifts,
 		        ms.firing ? " FIRING" : "");
 		for (int s = 0; s < DD_SKIP__MAX; s++)
-			if (skipped[s])
+			if (ms.skipped[s])
 				fprintf(out, " %s=%" PRIu64, dd_skip_name((enum dd_skip)s),
-				        skipped[s]);
+				        ms.skipped[s]);
 		if (ms.learning && p->n_shards == 1)
 			fprintf(out, " (reference incomplete: %" PRIu64 "/%zu)", ref_n,
 			        mc->reference_size);

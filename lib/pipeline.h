@@ -11,6 +11,7 @@
 #include "adapt.h"
 #include "config.h"
 #include "decode.h"
+#include "monitor.h"
 #include "origin.h"
 
 struct dd_self_alert;
@@ -119,9 +120,6 @@ int dd_pipeline_shard_load(struct dd_pipeline *p, const char *topic, int32_t par
 /* The partition went to another owner: its state leaves (save it first). Its open alert
  * episodes leave without a resolve: the next owner carries them on. */
 void dd_pipeline_shard_drop(struct dd_pipeline *p, const char *topic, int32_t partition);
-/* Shard k's partition (topic NULL: unpartitioned); false past the last one. */
-bool dd_pipeline_shard_at(const struct dd_pipeline *p, size_t k, const char **topic,
-                          int32_t *partition);
 /* In collect mode: the values recorded for monitor i (a JSON array, borrowed). */
 const json_t *dd_pipeline_collected(const struct dd_pipeline *p, size_t i);
 void dd_pipeline_stats(const struct dd_pipeline *p, struct dd_pipeline_stats *out);
@@ -134,9 +132,12 @@ struct dd_pipeline_last {
 struct dd_pipeline_monitor_stats {
 	const char *name;
 	const char *detector;
-	uint64_t matched, used, verdicts, drifts; /* over the partitions held */
-	bool firing;                              /* in any of them */
-	size_t learning;                          /* partitions still learning the reference */
+	/* What this pipeline counted (partitions' states that arrive or leave do not move
+	 * them: they only grow, as counters must). */
+	uint64_t matched, used, verdicts, drifts;
+	uint64_t skipped[DD_SKIP__MAX];
+	bool firing;     /* in any of them */
+	size_t learning; /* partitions still learning the reference */
 	struct dd_pipeline_last last;
 };
 bool dd_pipeline_monitor_stats(const struct dd_pipeline *p, size_t i,

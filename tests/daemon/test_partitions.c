@@ -233,10 +233,18 @@ static void test_partition_moves_exactly(void **unused)
 	assert_non_null(doc);
 	char *text = json_dumps(doc, JSON_SORT_KEYS | JSON_REAL_PRECISION(17) | JSON_COMPACT);
 	json_decref(doc);
+	struct dd_pipeline_monitor_stats before, after;
+	assert_true(dd_pipeline_monitor_stats(a.p, 1, &before));
+	assert_int_equal(before.matched, 2 * k);
 	assert_int_equal(dd_state_release(a.p, dd_positions_find(&pa, TOPIC, 1)), 0);
 	struct dd_pipeline_stats st;
 	dd_pipeline_stats(a.p, &st);
 	assert_int_equal(st.shards, 1);
+	/* Counters are what this pipeline counted: a partition that leaves does not take its
+	 * counts along (a Prometheus counter must not go down). */
+	assert_true(dd_pipeline_monitor_stats(a.p, 1, &after));
+	assert_int_equal(after.matched, before.matched);
+	assert_int_equal(after.verdicts, before.verdicts);
 
 	/* B reads the document and takes partition 1 only. */
 	json_error_t je;
@@ -254,11 +262,18 @@ static void test_partition_moves_exactly(void **unused)
 	assert_int_equal(dd_state_take(b.p, &pb, e1, NULL, &lr, why, sizeof(why)), 0);
 	assert_int_equal(lr.restored, 2);
 	assert_true(e1->live && !e1->state);
+	/* ... and one that arrives does not bring them: b counted nothing yet. */
+	assert_true(dd_pipeline_monitor_stats(b.p, 1, &after));
+	assert_int_equal(after.matched, 0);
 
 	for (int i = k; i < 1200; i += 100) {
 		feed(&a, 0, i, i + 100, 500, 2000);
 		feed(&b, 1, i, i + 100, 900, 2000);
 	}
+	assert_true(dd_pipeline_monitor_stats(a.p, 1, &after));
+	assert_int_equal(after.matched, 1200 + k);
+	assert_true(dd_pipeline_monitor_stats(b.p, 1, &after));
+	assert_int_equal(after.matched, 1200 - k);
 	/* Partition 0 went on in A, partition 1 in B: both exactly as if never moved. */
 	char *w0 = lines_of(&whole, 0), *a0 = lines_of(&a, 0);
 	assert_string_equal(w0, a0);
