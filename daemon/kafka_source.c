@@ -164,18 +164,6 @@ static void status_line(struct dd_kafka_source *s, struct dd_pipeline *p, int64_
 
 static void restore_alert(struct dd_kafka_source *s, const char *where, const char *why);
 
-/* The group's committed offsets for parts (a copy), or NULL when unknown. */
-static rd_kafka_topic_partition_list_t *committed_of(rd_kafka_t *rk,
-                                                     const rd_kafka_topic_partition_list_t *parts)
-{
-	rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_copy(parts);
-	if (c && rd_kafka_committed(rk, c, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		rd_kafka_topic_partition_list_destroy(c);
-		c = NULL;
-	}
-	return c;
-}
-
 /* The state topic's record of each of the n partitions (an array of n, entries NULL when
  * there is none), or NULL when it cannot be read now (not reachable, timed out). */
 static json_t **fetch_remote(struct dd_kafka_source *s, const struct dd_tp *want, size_t n)
@@ -367,7 +355,11 @@ static int64_t take_partition(struct dd_kafka_source *s, struct dd_partition_pos
 static int64_t *committed_offsets(struct dd_kafka_source *s,
                                   const rd_kafka_topic_partition_list_t *list)
 {
-	rd_kafka_topic_partition_list_t *c = committed_of(s->rk, list);
+	rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_copy(list);
+	if (c && rd_kafka_committed(s->rk, c, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		rd_kafka_topic_partition_list_destroy(c);
+		c = NULL;
+	}
 	int64_t *out = c ? calloc((size_t)list->cnt + 1, sizeof(*out)) : NULL;
 	for (int i = 0; out && i < list->cnt; i++)
 		out[i] = c->elems[i].offset;
@@ -483,25 +475,17 @@ static void restore_paused(struct dd_kafka_source *s)
 		rd_kafka_resp_err_t aerr = rd_kafka_assignment(s->rk, &cur);
 		for (int i = 0; !aerr && i < cur->cnt; i++) {
 			rd_kafka_topic_partition_t *tp = &cur->elems[i];
+			const rd_kafka_topic_partition_t *r =
+			    rd_kafka_topic_partition_list_find(list, tp->topic, tp->partition);
 			struct dd_partition_pos *e =
 			    dd_positions_find(&s->pos, tp->topic, tp->partition);
-			tp->offset = RD_KAFKA_OFFSET_INVALID;
-			for (int j = 0; j < list->cnt; j++)
-				if (list->elems[j].partition == tp->partition &&
-				    strcmp(list->elems[j].topic, tp->topic) == 0)
-					tp->offset = list->elems[j].offset;
-			if (!e || tp->offset != RD_KAFKA_OFFSET_INVALID)
-				continue;
-			bool restored_now = false;
-			for (int j = 0; j < list->cnt && !restored_now; j++)
-				restored_now = list->elems[j].partition == tp->partition &&
-				               strcmp(list->elems[j].topic, tp->topic) == 0;
-			if (restored_now)
-				continue; /* no state, no commit: auto.offset.reset, as assigned */
-			if (e->replaying) {
+			tp->offset = RD_KAFKA_OFFSET_INVALID; /* the group's commit */
+			if (r) {
+				tp->offset = r->offset; /* restored now */
+			} else if (e && e->replaying) {
 				dd_adapter_drop(s->adapter, (uint32_t)(e - s->pos.p) + 1);
 				tp->offset = e->resume;
-			} else if (e->next >= 0) {
+			} else if (e && e->next >= 0) {
 				tp->offset = e->next;
 			}
 		}

@@ -284,10 +284,29 @@ static int check_unique(const struct dd_positions *pos, char *why, size_t whysz)
 	return rc;
 }
 
+/* The partition entries of a list (`name` for messages), each once. */
+static int parse_entries(const json_t *list, const char *name, struct dd_positions *pos, char *why,
+                         size_t whysz)
+{
+	char sub[256] = "";
+	size_t i;
+	const json_t *o;
+	json_array_foreach (list, i, o) {
+		struct dd_partition_pos e;
+		int rc = dd_state_partition_parse(o, &e, sub, sizeof(sub));
+		if (rc == 0)
+			rc = add_entry(pos, &e);
+		if (rc == -EBADMSG)
+			snprintf(why, whysz, "%s[%zu]: %s", name, i, sub);
+		if (rc < 0)
+			return rc;
+	}
+	return check_unique(pos, why, whysz);
+}
+
 int dd_state_parse(const json_t *doc, struct dd_positions *pos, char *why, size_t whysz)
 {
 	const json_t *fmt = json_object_get(doc, "format");
-	char sub[256] = "";
 	if (json_is_integer(fmt) && json_integer_value(fmt) == DD_STATE_FORMAT) {
 		/* Format 1 (one state for every partition, from before state was per
 		 * partition, or a replay's): its state seeds each partition, which resume at
@@ -301,21 +320,9 @@ int dd_state_parse(const json_t *doc, struct dd_positions *pos, char *why, size_
 			snprintf(why, whysz, "monitors: not an object");
 			return -EBADMSG;
 		}
-		size_t i;
-		const json_t *o;
-		json_array_foreach (offs, i, o) {
-			struct dd_partition_pos e;
-			if (dd_state_partition_parse(o, &e, sub, sizeof(sub)) < 0) {
-				snprintf(why, whysz, "kafka.offsets[%zu]: %s", i, sub);
-				return -EBADMSG;
-			}
-			int rc = add_entry(pos, &e);
-			if (rc < 0)
-				return rc;
-		}
-		int urc = check_unique(pos, why, whysz);
-		if (urc < 0)
-			return urc;
+		int rc = parse_entries(offs, "kafka.offsets", pos, why, whysz);
+		if (rc < 0)
+			return rc;
 		json_decref(pos->seed);
 		pos->seed = json_pack("{s:O, s:O, s:O*}", "format", fmt, "monitors",
 		                      json_object_get(doc, "monitors"), "groups",
@@ -330,19 +337,7 @@ int dd_state_parse(const json_t *doc, struct dd_positions *pos, char *why, size_
 		         DD_STATE_DOC_FORMAT, DD_STATE_FORMAT);
 		return -EBADMSG;
 	}
-	size_t i;
-	const json_t *o;
-	json_array_foreach (parts, i, o) {
-		struct dd_partition_pos e;
-		if (dd_state_partition_parse(o, &e, sub, sizeof(sub)) < 0) {
-			snprintf(why, whysz, "partitions[%zu]: %s", i, sub);
-			return -EBADMSG;
-		}
-		int rc = add_entry(pos, &e);
-		if (rc < 0)
-			return rc;
-	}
-	int rc = check_unique(pos, why, whysz);
+	int rc = parse_entries(parts, "partitions", pos, why, whysz);
 	if (rc < 0)
 		return rc;
 	json_decref(pos->seed);
