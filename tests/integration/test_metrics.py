@@ -37,20 +37,15 @@ from scipy.stats import ks_2samp
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "kafka"))
 from harness import Broker  # noqa: E402
+from tap import check, stop, summary, wait_for  # noqa: E402
 
 DRIFTD = sys.argv[1]
 DASHBOARD = HERE.parent.parent / "packaging" / "grafana" / "driftd.json"
-passed = failed = 0
 
 
-def check(cond, what, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"ok - {what}", flush=True)
-    else:
-        failed += 1
-        print(f"FAIL - {what}" + (f": {detail}" if detail else ""), flush=True)
+def wait_for_scrape(pred, timeout, what):
+    """wait_for for conditions on the endpoint: a connection refused is 'not yet'."""
+    return wait_for(pred, timeout, what, every=0.3, ignore=(OSError, urllib.error.URLError))
 
 
 def free_port():
@@ -59,19 +54,6 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
-
-
-def wait_for(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if pred():
-                return True
-        except (OSError, urllib.error.URLError):
-            pass
-        time.sleep(0.3)
-    print(f"# timed out waiting for {what}", flush=True)
-    return False
 
 
 def get(url):
@@ -143,16 +125,6 @@ def start(cfg, out, err):
     return p
 
 
-def stop(proc):
-    proc.send_signal(signal.SIGTERM)
-    try:
-        return proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        return None
-
-
 def dashboard_metrics():
     """Metric names the dashboard's queries use (driftd_ identifiers in every expr)."""
     dash = json.loads(DASHBOARD.read_text())
@@ -186,12 +158,12 @@ def test_values(broker, tmp):
     out, err = os.path.join(tmp, "v.out"), os.path.join(tmp, "v.err")
     proc = start(cfg, out, err)
     total = len(records)
-    done = wait_for(lambda: val(scrape(port)[0], "driftd_events_total") == total, 90,
+    done = wait_for_scrape(lambda: val(scrape(port)[0], "driftd_events_total") == total, 90,
                     "every record counted")
     check(done, f"driftd_events_total reaches the {total} records produced",
           open(err).read()[-1500:])
     # Lag is measured against cached watermarks: wait until it has caught up.
-    wait_for(lambda: val(scrape(port)[0], "driftd_kafka_consumer_lag") == 0, 30, "lag 0")
+    wait_for_scrape(lambda: val(scrape(port)[0], "driftd_kafka_consumer_lag") == 0, 30, "lag 0")
     s, fams, text, ctype = scrape(port)
     check(ctype.startswith("text/plain; version=0.0.4"), "exposition content type", ctype)
     check(val(s, "driftd_kafka_records_total") == total, "driftd_kafka_records_total",
@@ -240,7 +212,7 @@ def test_values(broker, tmp):
           str(sd))
     check((val(s, "driftd_spool_bytes", sink="webhook", type="webhook") or 0) > 0,
           "driftd_spool_bytes")
-    check(wait_for(lambda: (val(scrape(port)[0], "driftd_sink_failures_total", sink="webhook",
+    check(wait_for_scrape(lambda: (val(scrape(port)[0], "driftd_sink_failures_total", sink="webhook",
                                 type="webhook") or 0) >= 1, 30, "a failed attempt"),
           "driftd_sink_failures_total counts the refused connections")
     version = subprocess.run([DRIFTD, "--version"], capture_output=True, text=True).stdout.split()[1]
@@ -281,7 +253,7 @@ def test_values(broker, tmp):
                  extra_monitor="  - {name: ph-f2, field: /input/f2, detector: page_hinkley}\n",
                  metrics_extra=", max_sink_errors: 1000000")
     proc.send_signal(signal.SIGHUP)
-    check(wait_for(lambda: val(scrape(port)[0], "driftd_reloads_total", result="success") == 1,
+    check(wait_for_scrape(lambda: val(scrape(port)[0], "driftd_reloads_total", result="success") == 1,
                    30, "reload"), "a good reload counts as success")
     s2 = scrape(port)[0]
     check(val(s2, "driftd_monitor_verdicts_total", monitor="ks-f2", detector="ks") == windows
@@ -298,14 +270,14 @@ def test_values(broker, tmp):
     with open(cfg, "a") as f:
         f.write("bogus_key: 1\n")
     proc.send_signal(signal.SIGHUP)
-    check(wait_for(lambda: val(scrape(port)[0], "driftd_reloads_total", result="failure") == 1,
+    check(wait_for_scrape(lambda: val(scrape(port)[0], "driftd_reloads_total", result="failure") == 1,
                    30, "refused reload"), "a refused reload counts as failure")
     s3 = scrape(port)[0]
     check(val(s3, "driftd_alerts_fired_total") == fired_before + 1,
           "the refused reload raised one self-alert", str(val(s3, "driftd_alerts_fired_total")))
     check(val(s3, "driftd_monitor_events_total", monitor="ph-f2", detector="page_hinkley") == 0,
           "the previous configuration still runs")
-    rc = stop(proc)
+    rc, _ = stop(proc, 30)
     check(rc == 0, f"SIGTERM: exit 0 with the endpoint up (rc={rc})")
     try:
         socket.create_connection(("127.0.0.1", port), 2).close()
@@ -325,12 +297,12 @@ def test_health(broker, tmp):
     write_config(cfg, broker.bootstrap, topic, "g-health", port, os.path.join(tmp, "spool-h"),
                  hook, metrics_extra=", max_sink_errors: 2, error_window: 2m")
     proc = start(cfg, os.path.join(tmp, "h.out"), os.path.join(tmp, "h.err"))
-    check(wait_for(lambda: get(f"http://127.0.0.1:{port}/healthz")[0] == 503, 120,
+    check(wait_for_scrape(lambda: get(f"http://127.0.0.1:{port}/healthz")[0] == 503, 120,
                    "503 from sink errors"), "/healthz turns 503 when sink errors pass the limit")
     st, body, _ = get(f"http://127.0.0.1:{port}/healthz")
     check(st == 503 and "sink errors" in body, "... and says why", body)
     check(val(scrape(port)[0], "driftd_healthy") == 0, "driftd_healthy is 0")
-    stop(proc)
+    stop(proc, 30)
 
     # Kafka errors: no broker at the configured address.
     port2, dead = free_port(), free_port()
@@ -338,7 +310,7 @@ def test_health(broker, tmp):
     write_config(cfg2, f"127.0.0.1:{dead}", topic, "g-dead", port2, os.path.join(tmp, "spool-k"),
                  hook, metrics_extra=", max_kafka_errors: 1")
     proc = start(cfg2, os.path.join(tmp, "k.out"), os.path.join(tmp, "k.err"))
-    check(wait_for(lambda: get(f"http://127.0.0.1:{port2}/healthz")[0] == 503, 60,
+    check(wait_for_scrape(lambda: get(f"http://127.0.0.1:{port2}/healthz")[0] == 503, 60,
                    "503 from Kafka errors"), "/healthz turns 503 when Kafka errors pass the limit")
     st, body, _ = get(f"http://127.0.0.1:{port2}/healthz")
     check("Kafka errors" in body, "... and says why", body)
@@ -392,7 +364,7 @@ def test_health(broker, tmp):
     check(closed and sent < len(req),
           f"a trickling client is cut off ({sent} of {len(req)} bytes taken)")
     check(get(f"http://127.0.0.1:{port2}/healthz")[0] == 503, "... and the endpoint answers")
-    stop(proc)
+    stop(proc, 30)
 
     # The port is taken: the service runs without metrics and says so.
     blocker = socket.socket()
@@ -404,10 +376,10 @@ def test_health(broker, tmp):
                  hook)
     err3 = os.path.join(tmp, "t.err")
     proc = start(cfg3, os.path.join(tmp, "t.out"), err3)
-    check(wait_for(lambda: "running without metrics" in open(err3).read(), 30, "message"),
+    check(wait_for_scrape(lambda: "running without metrics" in open(err3).read(), 30, "message"),
           "a taken port: the service runs without metrics and says so", open(err3).read()[-500:])
     check(proc.poll() is None, "... and keeps running")
-    stop(proc)
+    stop(proc, 30)
     blocker.close()
 
 
@@ -425,8 +397,7 @@ def main():
                     if p.poll() is None:
                         p.kill()
                         p.wait()
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return summary()
 
 
 if __name__ == "__main__":

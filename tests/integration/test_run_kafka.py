@@ -20,7 +20,6 @@ usage: test_run_kafka.py PATH/TO/driftd
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
 import tempfile
@@ -32,21 +31,9 @@ from scipy.stats import ks_2samp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "kafka"))
 from harness import Broker  # noqa: E402
+from tap import check, stop, summary, trace_lines, wait_for  # noqa: E402
 
 DRIFTD = sys.argv[1]
-passed = failed = 0
-
-
-def check(cond, what, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"ok - {what}", flush=True)
-    else:
-        failed += 1
-        print(f"FAIL - {what}" + (f": {detail}" if detail else ""), flush=True)
-
-
 def events(n, shift_at, seed):
     rng = random.Random(seed)
     out = []
@@ -101,39 +88,6 @@ def partition_state(doc, topic, partition):
 def start(cfg, trace, out, err):
     return subprocess.Popen([DRIFTD, "run", "-c", cfg, "--trace", trace],
                             stdout=open(out, "w"), stderr=open(err, "w"))
-
-
-def trace_lines(path):
-    if not os.path.exists(path):
-        return []
-    lines = []
-    with open(path) as f:
-        for ln in f:
-            if ln.endswith("\n"):
-                lines.append(json.loads(ln))
-    return lines
-
-
-def wait_for(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.2)
-    print(f"# timed out waiting for {what}", flush=True)
-    return False
-
-
-def stop(proc, timeout=15):
-    t0 = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
-    try:
-        rc = proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        rc = None
-    return rc, time.monotonic() - t0
 
 
 def test_alerts(broker, tmp):
@@ -652,8 +606,7 @@ def main():
                 t(broker, tmp)
             except Exception as e:  # a harness failure is a test failure, not a crash
                 check(False, t.__name__, repr(e))
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return summary()
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ usage: test_scaleout.py PATH/TO/driftd
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
 import tempfile
@@ -27,20 +26,10 @@ from scipy.stats import ks_2samp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "kafka"))
 from harness import Broker  # noqa: E402
+from tap import check, stop, summary, trace_lines, wait_for  # noqa: E402
 
 DRIFTD = sys.argv[1]
-passed = failed = 0
 REF, WIN, ALPHA = 300, 200, 0.001
-
-
-def check(cond, what, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"ok - {what}", flush=True)
-    else:
-        failed += 1
-        print(f"FAIL - {what}" + (f": {detail}" if detail else ""), flush=True)
 
 
 def values(part, n, shift_at):
@@ -79,33 +68,6 @@ def start(cfg, tag, tmp, env=None):
                          stdout=open(out, "a"), stderr=open(err, "a"),
                          env=dict(os.environ, **(env or {})))
     return p, trace, err, out  # (process, trace, stderr, stdout)
-
-
-def trace_lines(path):
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [json.loads(ln) for ln in f if ln.endswith("\n")]
-
-
-def wait_for(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.2)
-    print(f"# timed out waiting for {what}", flush=True)
-    return False
-
-
-def stop(proc, timeout=20):
-    proc.send_signal(signal.SIGTERM)
-    try:
-        return proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        return None
 
 
 def ks_verdicts(xs):
@@ -168,7 +130,7 @@ def test_three_instances(broker, tmp):
     union = lambda: [(t["kafka.partition"], t["kafka.offset"]) for k in range(3)
                      for t in trace_lines(procs[k][1]) if t["monitor"] == "ph-f2"]
     done = wait_for(lambda: len(set(union())) >= parts * n, 120, "every offset")
-    rcs = [stop(procs[k][0]) for k in range(3) if k != victim]
+    rcs = [stop(procs[k][0], 20)[0] for k in range(3) if k != victim]
     seen = union()
     check(done and len(set(seen)) == parts * n,
           f"all {parts * n} records processed across the group", f"{len(set(seen))}")
@@ -228,14 +190,14 @@ def test_unreadable_state_topic(broker, tmp):
     check(wait_for(lambda: all(broker.committed_offsets(group, topic).get(p) == n1
                                for p in range(parts)), 60, "X read the first half"),
           "host X read the first half, committed")
-    stop(x[0])
+    stop(x[0], 20)
     for p in range(parts):
         broker.produce(topic, records(p, xs[p], n1, n), partition=p)
     y = start(cy, "py", tmp, env={"DRIFTD_FAULT_STATE_TOPIC_READS": "2"})
     done = wait_for(lambda: len({(t["kafka.partition"], t["kafka.offset"])
                                  for t in trace_lines(y[1]) if t["monitor"] == "ph-f2"})
                     >= parts * (n - n1), 90, "Y to finish")
-    rc = stop(y[0])
+    rc, _ = stop(y[0], 20)
     e = open(y[2]).read()
     offs = [(t["kafka.partition"], t["kafka.offset"]) for t in trace_lines(y[1])
             if t["monitor"] == "ph-f2"]
@@ -276,7 +238,7 @@ def test_outage(broker, tmp):
     ph = lambda: [(t["kafka.partition"], t["kafka.offset"]) for t in trace_lines(trace)
                   if t["monitor"] == "ph-f2"]
     done = wait_for(lambda: len(set(ph())) >= parts * n, 120, "after the outage")
-    rc = stop(proc)
+    rc, _ = stop(proc, 20)
     seen = ph()
     check(done and len(set(seen)) == parts * n and len(seen) == len(set(seen)),
           f"after a {15} s outage every record was processed once "
@@ -298,8 +260,7 @@ def main():
                 import traceback
                 traceback.print_exc()
                 check(False, t.__name__, repr(e))
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return summary()
 
 
 if __name__ == "__main__":
